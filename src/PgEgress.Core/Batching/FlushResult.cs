@@ -1,0 +1,6 @@
+namespace PgEgress.Core.Batching;
+
+public sealed record FlushedFile(string Table, string Path, long Rows, long Bytes, string StartLsn, string EndLsn);
+
+/// <summary>What a flush registered: the batch, the LSN range it covered and its files (empty when nothing was staged).</summary>
+public sealed record FlushResult(string Batch, DateTime Cut, string FromLsn, string ToLsn, int Segments, IReadOnlyList<FlushedFile> Files, int SegmentsDeleted);

@@ -1,0 +1,52 @@
+using Npgsql;
+using PgEgress.Core.Replication;
+
+namespace PgEgress.Core.Configuration;
+
+/// <summary>Checks the configuration before anything starts; each problem is one sentence naming the setting.</summary>
+public static class OptionsValidator
+{
+    public static List<string> Validate(PgEgressOptions o)
+    {
+        var errors = new List<string>();
+        const string s = PgEgressOptions.SectionName;
+
+        if (string.IsNullOrWhiteSpace(o.Source.ConnectionString))
+            errors.Add($"{s}:Source:ConnectionString is required (the source database's Npgsql connection string)");
+        else
+        {
+            try
+            {
+                var b = new NpgsqlConnectionStringBuilder(o.Source.ConnectionString);
+                if (string.IsNullOrEmpty(b.Host)) errors.Add($"{s}:Source:ConnectionString has no Host");
+            }
+            catch (ArgumentException e)
+            {
+                errors.Add($"{s}:Source:ConnectionString is not a valid connection string: {e.Message}");
+            }
+        }
+        if (string.IsNullOrWhiteSpace(o.Source.Publication) || o.Source.Publication.Length > 63)
+            errors.Add($"{s}:Source:Publication must be a name of 1 to 63 characters");
+        if (!Sql.IsValidSlotName(o.Source.Slot))
+            errors.Add($"{s}:Source:Slot '{o.Source.Slot}' is not a valid slot name (1 to 63 lower-case letters, digits or underscores)");
+        if (o.Source.Tables.Any(string.IsNullOrWhiteSpace))
+            errors.Add($"{s}:Source:Tables has an empty entry");
+        if (o.Source.Schemas.Any(string.IsNullOrWhiteSpace))
+            errors.Add($"{s}:Source:Schemas has an empty entry");
+        if (o.Source.Tables.Count > 0 && o.Source.Schemas.Count > 0)
+            errors.Add($"{s}:Source:Tables and {s}:Source:Schemas cannot both be set; choose one");
+
+        if (o.Batch.Interval < TimeSpan.FromSeconds(1) || o.Batch.Interval > TimeSpan.FromDays(1))
+            errors.Add($"{s}:Batch:Interval must be between 00:00:01 and 1.00:00:00 (got {o.Batch.Interval})");
+        if (o.Batch.MaxRowsPerFile < 1) errors.Add($"{s}:Batch:MaxRowsPerFile must be at least 1");
+        if (o.Batch.MaxBytesPerFile < 1024) errors.Add($"{s}:Batch:MaxBytesPerFile must be at least 1024");
+
+        if (o.Slice.MaxDuration <= TimeSpan.Zero) errors.Add($"{s}:Slice:MaxDuration must be positive");
+        if (o.Slice.MaxBytes < 1) errors.Add($"{s}:Slice:MaxBytes must be at least 1");
+        if (o.Slice.MaxTransactions < 1) errors.Add($"{s}:Slice:MaxTransactions must be at least 1");
+        if (o.Slice.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{s}:Slice:HeartbeatInterval must be positive");
+
+        if (string.IsNullOrWhiteSpace(o.WorkDirectory)) errors.Add($"{s}:WorkDirectory must not be empty");
+        return errors;
+    }
+}

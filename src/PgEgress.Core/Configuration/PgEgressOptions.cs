@@ -1,0 +1,93 @@
+namespace PgEgress.Core.Configuration;
+
+/// <summary>The whole configuration, bound from the "PgEgress" section (environment: PgEgress__Section__Key).</summary>
+public sealed class PgEgressOptions
+{
+    public const string SectionName = "PgEgress";
+
+    public SourceOptions Source { get; set; } = new();
+    public StorageOptions Storage { get; set; } = new();
+    public BatchOptions Batch { get; set; } = new();
+    public SliceOptions Slice { get; set; } = new();
+    public ApiOptions Api { get; set; } = new();
+
+    /// <summary>Local folder for spool files (segments and batch parts before upload). Default: the temp folder.</summary>
+    public string WorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "pgegress");
+}
+
+public sealed class SourceOptions
+{
+    /// <summary>Npgsql connection string of the source database. The user needs REPLICATION (or superuser).</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Publication to read; created when missing, for <see cref="Tables"/> or <see cref="Schemas"/>.</summary>
+    public string Publication { get; set; } = "pgegress";
+
+    /// <summary>Logical replication slot (pgoutput); created when missing.</summary>
+    public string Slot { get; set; } = "pgegress";
+
+    /// <summary>Tables ("schema.table") for a publication PgEgress creates itself.</summary>
+    public List<string> Tables { get; set; } = [];
+
+    /// <summary>Schemas whose tables a publication PgEgress creates itself covers. Empty with no Tables: all tables.</summary>
+    public List<string> Schemas { get; set; } = [];
+}
+
+public enum StorageKind
+{
+    FileSystem,
+    AzureBlob,
+}
+
+public sealed class StorageOptions
+{
+    public StorageKind Kind { get; set; } = StorageKind.FileSystem;
+
+    /// <summary>Root folder for <see cref="StorageKind.FileSystem"/>.</summary>
+    public string Path { get; set; } = "./pgegress-output";
+
+    /// <summary>
+    /// Azure Storage connection string for <see cref="StorageKind.AzureBlob"/>: an account key string,
+    /// a SAS string (BlobEndpoint=…;SharedAccessSignature=…), or UseDevelopmentStorage=true for Azurite.
+    /// When empty, <see cref="AccountUrl"/> is used with a managed identity / Azure.Identity credential.
+    /// </summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Blob service URL (https://account.blob.core.windows.net) used with a token credential.</summary>
+    public string AccountUrl { get; set; } = "";
+
+    public string Container { get; set; } = "pgegress";
+}
+
+public sealed class BatchOptions
+{
+    /// <summary>Length of a batch window; files are flushed at each boundary (UTC, aligned).</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A batch file is split into parts past this many rows.</summary>
+    public long MaxRowsPerFile { get; set; } = 5_000_000;
+
+    /// <summary>A batch file is split into parts past this many uncompressed CSV bytes.</summary>
+    public long MaxBytesPerFile { get; set; } = 1L << 30;
+}
+
+public sealed class SliceOptions
+{
+    /// <summary>A slice ends at the first transaction boundary after this long.</summary>
+    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A slice ends at the first transaction boundary after this many staged bytes (uncompressed).</summary>
+    public long MaxBytes { get; set; } = 64L << 20;
+
+    /// <summary>A slice ends after this many transactions.</summary>
+    public int MaxTransactions { get; set; } = 10_000;
+
+    /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class ApiOptions
+{
+    /// <summary>Key required in x-functions-key (or ?code=) for mutating routes. Empty: mutating routes are refused.</summary>
+    public string Key { get; set; } = "";
+}

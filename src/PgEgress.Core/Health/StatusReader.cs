@@ -1,0 +1,67 @@
+using Npgsql;
+using NpgsqlTypes;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Output;
+using PgEgress.Core.Registry;
+using PgEgress.Core.Storage;
+
+namespace PgEgress.Core.Health;
+
+/// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
+public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source, IObjectStore store, RegistryStore registry, IngestProgress progress)
+{
+    public async Task<StatusReport> ReadAsync(CancellationToken ct)
+    {
+        var slot = await ReadSlotAsync(ct);
+        var staged = await registry.GetStagedLsnAsync(options.Slot, ct);
+        var cursor = await registry.GetCursorAsync(options.Slot, RegistryStore.FlushConsumer, ct);
+        var pending = await registry.GetSegmentsAsync(options.Slot, cursor?.Lsn ?? 0, ct);
+        var tables = (await registry.GetTableStatesAsync(ct)).Values
+            .Select(t => new TableStatus(t.Table, t.Mode, t.SchemaVersion, t.Files, t.Rows, t.Bytes, t.LastBatch,
+                t.LastEndLsn is { } l ? PgText.Lsn(l) : null))
+            .ToList();
+        var (slice, flush, error, errorAt) = progress.Snapshot();
+        return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
+            cursor?.LastCut, cursor?.UpdatedAt, slice, flush, error, errorAt, tables);
+    }
+
+    private async Task<SlotStatus> ReadSlotAsync(CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT active, confirmed_flush_lsn, restart_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+            FROM pg_replication_slots WHERE slot_name = $1
+            """);
+        cmd.Parameters.Add(new() { Value = options.Slot });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct)) return new SlotStatus(options.Slot, false, false, null, null, null);
+        string? Lsn(int i) => r.IsDBNull(i) ? null : PgText.Lsn((ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i));
+        return new SlotStatus(options.Slot, true, r.GetBoolean(0), Lsn(1), Lsn(2), r.IsDBNull(3) ? null : r.GetInt64(3));
+    }
+
+    /// <summary>Ready when the source answers, the slot exists and the store is reachable.</summary>
+    public async Task<ReadinessReport> CheckReadyAsync(CancellationToken ct)
+    {
+        var checks = new List<ReadinessCheck>();
+        try
+        {
+            var slot = await ReadSlotAsync(ct);
+            checks.Add(new ReadinessCheck("source", true, "reachable"));
+            checks.Add(new ReadinessCheck("slot", slot.Exists, slot.Exists ? $"{slot.Name} at {slot.ConfirmedFlushLsn}" : $"slot {slot.Name} does not exist"));
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            checks.Add(new ReadinessCheck("source", false, e.Message));
+            checks.Add(new ReadinessCheck("slot", false, "source unreachable"));
+        }
+        try
+        {
+            await store.EnsureReadyAsync(ct);
+            checks.Add(new ReadinessCheck("store", true, store.Describe));
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or InvalidOperationException or TimeoutException)
+        {
+            checks.Add(new ReadinessCheck("store", false, $"{store.Describe}: {e.Message}"));
+        }
+        return new ReadinessReport(checks.All(c => c.Ok), checks);
+    }
+}

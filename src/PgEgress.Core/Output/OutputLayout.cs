@@ -1,0 +1,35 @@
+using System.Globalization;
+using System.Text;
+
+namespace PgEgress.Core.Output;
+
+/// <summary>Where output files go: {schema}.{table}/{batch}/streaming.csv.gz, schema.yml, ….</summary>
+public static class OutputLayout
+{
+    public const string BatchFormat = "yyyyMMdd'T'HHmmss'Z'";
+
+    public static string Batch(DateTime windowStartUtc) => windowStartUtc.ToString(BatchFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The table's folder. Name parts keep letters, digits, '_' and '-' as they are and percent-encode everything else
+    /// (including '.', '/' and spaces), so the folder is a single safe path segment and "schema.table" stays unambiguous.
+    /// </summary>
+    public static string TableFolder(string schema, string table) => $"{Encode(schema)}.{Encode(table)}";
+
+    public static string StreamingFile(int part, int parts) => parts == 1 ? "streaming.csv.gz" : $"streaming-{part:D4}.csv.gz";
+
+    public const string SchemaFile = "schema.yml";
+
+    private static string Encode(string part)
+    {
+        var sb = new StringBuilder(part.Length);
+        foreach (var b in Encoding.UTF8.GetBytes(part))
+        {
+            if (b is (>= (byte)'a' and <= (byte)'z') or (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'0' and <= (byte)'9') or (byte)'_' or (byte)'-')
+                sb.Append((char)b);
+            else
+                sb.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+}

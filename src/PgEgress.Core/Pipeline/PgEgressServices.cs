@@ -1,0 +1,40 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgEgress.Core.Batching;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Health;
+using PgEgress.Core.Registry;
+using PgEgress.Core.Replication;
+using PgEgress.Core.Storage;
+
+namespace PgEgress.Core.Pipeline;
+
+/// <summary>The one composition of the engine, shared by the Host and the Functions app.</summary>
+public static class PgEgressServices
+{
+    public static IServiceCollection AddPgEgress(this IServiceCollection services, PgEgressOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(options.Source);
+        services.AddSingleton(options.Batch);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(options.Source.ConnectionString);
+            builder.ConnectionStringBuilder.ApplicationName ??= "pgegress";
+            return builder.Build();
+        });
+        services.AddSingleton(sp => ObjectStoreFactory.Create(options.Storage, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton<RegistryStore>();
+        services.AddSingleton<IngestProgress>();
+        services.AddSingleton<SliceConsumer>();
+        services.AddSingleton<IngestLoop>();
+        services.AddSingleton<BatchFlusher>();
+        services.AddSingleton<FlushSchedule>();
+        services.AddSingleton<ForcedFlush>();
+        services.AddSingleton<StatusReader>();
+        services.AddSingleton(sp => new SourceSetup(options.Source, sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<SourceSetup>>()));
+        return services;
+    }
+}

@@ -1,0 +1,176 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace PgEgress.Core.Registry;
+
+/// <summary>Reads and writes the cdc_registry tables. Every write tolerates repeats, so a replayed step is harmless.</summary>
+public sealed class RegistryStore(NpgsqlDataSource source)
+{
+    public const string FlushConsumer = "flush";
+
+    private static NpgsqlLogSequenceNumber Lsn(ulong value) => new(value);
+
+    private static ulong Lsn(NpgsqlDataReader r, int i) => (ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i);
+
+    /// <summary>The end LSN of the last durably staged transaction (or the furthest consumer cursor), 0 when nothing was staged.</summary>
+    public async Task<ulong> GetStagedLsnAsync(string slot, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT greatest((SELECT max(end_lsn) FROM cdc_registry.segments WHERE slot = $1),
+                            (SELECT max(lsn) FROM cdc_registry.cursors WHERE slot = $1))
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        var value = await cmd.ExecuteScalarAsync(ct);
+        return value is NpgsqlLogSequenceNumber lsn ? (ulong)lsn : 0;
+    }
+
+    public async Task RegisterSegmentAsync(SegmentRecord s, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            INSERT INTO cdc_registry.segments (slot, start_lsn, end_lsn, path, txns, changes, bytes, sha256)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT DO NOTHING
+            """);
+        cmd.Parameters.Add(new() { Value = s.Slot });
+        cmd.Parameters.Add(new() { Value = Lsn(s.StartLsn) });
+        cmd.Parameters.Add(new() { Value = Lsn(s.EndLsn) });
+        cmd.Parameters.Add(new() { Value = s.Path });
+        cmd.Parameters.Add(new() { Value = s.Transactions });
+        cmd.Parameters.Add(new() { Value = s.Changes });
+        cmd.Parameters.Add(new() { Value = s.Bytes });
+        cmd.Parameters.Add(new() { Value = s.Sha256 });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Segments holding transactions that end after <paramref name="afterLsn"/>, in LSN order.</summary>
+    public async Task<List<SegmentRecord>> GetSegmentsAsync(string slot, ulong afterLsn, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT slot, start_lsn, end_lsn, path, txns, changes, bytes, sha256
+            FROM cdc_registry.segments WHERE slot = $1 AND end_lsn > $2 ORDER BY end_lsn
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = Lsn(afterLsn) });
+        var list = new List<SegmentRecord>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            list.Add(new SegmentRecord(r.GetString(0), Lsn(r, 1), Lsn(r, 2), r.GetString(3), r.GetInt32(4), r.GetInt64(5), r.GetInt64(6), r.GetString(7)));
+        return list;
+    }
+
+    public async Task<HashSet<string>> GetSegmentPathsAsync(string slot, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT path FROM cdc_registry.segments WHERE slot = $1");
+        cmd.Parameters.Add(new() { Value = slot });
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) set.Add(r.GetString(0));
+        return set;
+    }
+
+    /// <summary>The lowest cursor of all consumers of the slot: every segment ending at or before it is no longer needed.</summary>
+    public async Task<ulong?> GetLowestCursorAsync(string slot, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT min(lsn) FROM cdc_registry.cursors WHERE slot = $1");
+        cmd.Parameters.Add(new() { Value = slot });
+        return await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn ? (ulong)lsn : null;
+    }
+
+    public async Task<List<string>> GetSegmentPathsUpToAsync(string slot, ulong lsn, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT path FROM cdc_registry.segments WHERE slot = $1 AND end_lsn <= $2 ORDER BY end_lsn");
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = Lsn(lsn) });
+        var list = new List<string>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add(r.GetString(0));
+        return list;
+    }
+
+    public async Task DeleteSegmentAsync(string path, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("DELETE FROM cdc_registry.segments WHERE path = $1");
+        cmd.Parameters.Add(new() { Value = path });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<CursorRecord?> GetCursorAsync(string slot, string consumer, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT consumer, lsn, last_cut, updated_at FROM cdc_registry.cursors WHERE slot = $1 AND consumer = $2");
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = consumer });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct)) return null;
+        return new CursorRecord(r.GetString(0), Lsn(r, 1), r.IsDBNull(2) ? null : r.GetDateTime(2), r.GetDateTime(3));
+    }
+
+    public async Task<Dictionary<string, TableStateRecord>> GetTableStatesAsync(CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT table_name, mode, schema_version, schema_fingerprint, files, rows, bytes, last_batch, last_end_lsn, updated_at
+            FROM cdc_registry.table_state ORDER BY table_name
+            """);
+        var map = new Dictionary<string, TableStateRecord>(StringComparer.Ordinal);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            map[r.GetString(0)] = new TableStateRecord(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5),
+                r.GetInt64(6), r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : Lsn(r, 8), r.GetDateTime(9));
+        return map;
+    }
+
+    /// <summary>
+    /// Registers a flush in one transaction: its files (a path already registered is left as it is), the tables'
+    /// state, and the flush cursor. Nothing of the flush is visible before this commits.
+    /// </summary>
+    public async Task CommitFlushAsync(string slot, IReadOnlyList<FileRecord> files, IReadOnlyDictionary<string, (int Version, string Fingerprint)> schemas,
+        ulong cursorLsn, DateTime cut, CancellationToken ct)
+    {
+        await using var conn = await source.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var batch = new NpgsqlBatch(conn, tx);
+        foreach (var f in files)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                WITH inserted AS (
+                    INSERT INTO cdc_registry.file_log (table_name, batch, path, file_type, start_lsn, end_lsn, rows, bytes, sha256, has_ddl, schema_version)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    ON CONFLICT (path) DO NOTHING
+                    RETURNING table_name, rows, bytes, batch, end_lsn)
+                UPDATE cdc_registry.table_state t
+                SET files = t.files + 1, rows = t.rows + i.rows, bytes = t.bytes + i.bytes, last_batch = i.batch,
+                    last_end_lsn = greatest(t.last_end_lsn, i.end_lsn), updated_at = now()
+                FROM inserted i WHERE t.table_name = i.table_name
+                """)
+            {
+                Parameters =
+                {
+                    new() { Value = f.Table }, new() { Value = f.Batch }, new() { Value = f.Path }, new() { Value = f.FileType },
+                    new() { Value = Lsn(f.StartLsn) }, new() { Value = Lsn(f.EndLsn) }, new() { Value = f.Rows }, new() { Value = f.Bytes },
+                    new() { Value = f.Sha256 }, new() { Value = f.HasDdl }, new() { Value = f.SchemaVersion },
+                },
+            });
+        }
+        foreach (var (table, (version, fingerprint)) in schemas)
+        {
+            // Before the files: the UPDATE above counts into an existing row.
+            batch.BatchCommands.Insert(0, new NpgsqlBatchCommand("""
+                INSERT INTO cdc_registry.table_state (table_name, schema_version, schema_fingerprint) VALUES ($1, $2, $3)
+                ON CONFLICT (table_name) DO UPDATE SET schema_version = excluded.schema_version,
+                    schema_fingerprint = excluded.schema_fingerprint, updated_at = now()
+                """)
+            {
+                Parameters = { new() { Value = table }, new() { Value = version }, new() { Value = fingerprint } },
+            });
+        }
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+            INSERT INTO cdc_registry.cursors (slot, consumer, lsn, last_cut) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (slot, consumer) DO UPDATE SET lsn = greatest(cdc_registry.cursors.lsn, excluded.lsn),
+                last_cut = excluded.last_cut, updated_at = now()
+            """)
+        {
+            Parameters = { new() { Value = slot }, new() { Value = FlushConsumer }, new() { Value = Lsn(cursorLsn) }, new() { Value = cut } },
+        });
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+}

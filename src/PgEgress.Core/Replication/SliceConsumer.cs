@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Diagnostics;
+using PgEgress.Core.Registry;
+using PgEgress.Core.Staging;
+using PgEgress.Core.Storage;
+
+namespace PgEgress.Core.Replication;
+
+/// <summary>
+/// Reads the slot in slices. A slice streams committed transactions into one staged segment and ends on a
+/// transaction boundary when its time, byte or transaction bound is reached (or a flush marker passes). The
+/// segment is uploaded and registered before the slot is acknowledged, up to the last transaction's end LSN;
+/// a quiet slice acknowledges the server's keepalive position instead, so idle tables never hold WAL.
+/// </summary>
+public sealed class SliceConsumer(
+    PgEgressOptions options,
+    NpgsqlDataSource source,
+    IObjectStore store,
+    RegistryStore registry,
+    ILogger<SliceConsumer> logger) : IAsyncDisposable
+{
+    private readonly RelationCatalog _catalog = new(source);
+    private readonly Dictionary<uint, RelationSchema> _relations = [];
+    private ReplicationSession? _session;
+    private ulong _staged;
+    private ulong _acknowledged;
+    private DateTime _lastActivity = DateTime.UtcNow;
+    private byte[] _valueBuffer = new byte[8192];
+
+    private string Slot => options.Source.Slot;
+
+    /// <summary>Consumes one slice. Cancelling <paramref name="stop"/> ends it at once: committed transactions are staged and acknowledged, an open one is left for the next run.</summary>
+    public async Task<SliceResult> ConsumeSliceAsync(CancellationToken stop)
+    {
+        var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        if (_session is null) await OpenAsync(stop);
+        var session = _session!;
+        var startLsn = _staged;
+
+        Directory.CreateDirectory(options.WorkDirectory);
+        var spool = Path.Combine(options.WorkDirectory, $"{Slot}-{Guid.NewGuid():N}.seg");
+        using var segment = new SegmentWriter(spool, Slot, startLsn, options.WorkDirectory);
+        var flushRequested = false;
+        var inTransaction = false;
+        var skipTransaction = false;
+        var stagedChanges = 0;
+        var seenAcknowledgeable = 0UL;
+        var abandoned = false;
+        (uint Xid, DateTime CommitTime) begin = default;
+
+        try
+        {
+            while (true)
+            {
+                if (!inTransaction && (flushRequested || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
+                                       || segment.Bytes >= options.Slice.MaxBytes || segment.TransactionCount >= options.Slice.MaxTransactions))
+                    break;
+                var wait = inTransaction ? Timeout.InfiniteTimeSpan : options.Slice.MaxDuration - clock.Elapsed;
+                bool got;
+                try
+                {
+                    got = await session.NextAsync(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, stop);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    got = false;
+                }
+                if (!got)
+                {
+                    if (inTransaction && stop.IsCancellationRequested)
+                    {
+                        // Shutting down inside a transaction: drop it; it is replayed whole on the next start.
+                        segment.AbandonTransaction();
+                        inTransaction = false;
+                        abandoned = true;
+                    }
+                    continue;
+                }
+
+                switch (session.Current)
+                {
+                    case BeginMessage b:
+                        inTransaction = true;
+                        // A transaction is replayed when its commit starts before the restart point; skip what is staged.
+                        skipTransaction = (ulong)b.TransactionFinalLsn < _staged;
+                        begin = (b.TransactionXid, b.TransactionCommitTimestamp);
+                        stagedChanges = 0;
+                        break;
+                    case RelationMessage r:
+                        var schema = await _catalog.DescribeAsync(r, stop);
+                        _relations[r.RelationId] = schema;
+                        if (!skipTransaction) segment.AddRelation(schema);
+                        break;
+                    case InsertMessage m when !skipTransaction:
+                        segment.StartInsert(Relation(m.Relation));
+                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        stagedChanges++;
+                        if (segment.TransactionCount > 0) CrashPoint.Hit(CrashPoint.MidTransaction);
+                        break;
+                    case FullUpdateMessage m when !skipTransaction:
+                        segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldFull);
+                        await WriteTupleAsync(segment, m.OldRow, stop);
+                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        stagedChanges++;
+                        break;
+                    case IndexUpdateMessage m when !skipTransaction:
+                        segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldKey);
+                        await WriteTupleAsync(segment, m.Key, stop);
+                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        stagedChanges++;
+                        break;
+                    case UpdateMessage m when !skipTransaction:
+                        segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldNone);
+                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        stagedChanges++;
+                        break;
+                    case FullDeleteMessage m when !skipTransaction:
+                        segment.StartDelete(Relation(m.Relation), SegmentFormat.OldFull);
+                        await WriteTupleAsync(segment, m.OldRow, stop);
+                        stagedChanges++;
+                        break;
+                    case KeyDeleteMessage m when !skipTransaction:
+                        segment.StartDelete(Relation(m.Relation), SegmentFormat.OldKey);
+                        await WriteTupleAsync(segment, m.Key, stop);
+                        stagedChanges++;
+                        break;
+                    case TruncateMessage m when !skipTransaction:
+                        segment.WriteTruncate([.. m.Relations.Select(Relation)], (byte)m.Options);
+                        stagedChanges++;
+                        break;
+                    case LogicalDecodingMessage m when m.Prefix == PgEgressMessages.Prefix:
+                        byte[] content;
+                        using (var buffer = new MemoryStream())
+                        {
+                            await m.Data.CopyToAsync(buffer, stop);
+                            content = buffer.ToArray();
+                        }
+                        var type = PgEgressMessages.TypeOf(content);
+                        if (type == PgEgressMessages.Flush) flushRequested = true;
+                        // Heartbeats and flush markers only move positions; other markers belong in the stream.
+                        else if (type != PgEgressMessages.Heartbeat && inTransaction && !skipTransaction)
+                        {
+                            segment.WriteMessage(m.Prefix, content);
+                            stagedChanges++;
+                        }
+                        break;
+                    case CommitMessage c:
+                        var end = (ulong)c.TransactionEndLsn;
+                        if (!skipTransaction && stagedChanges > 0)
+                        {
+                            segment.CommitTransaction(new TransactionInfo(end, (ulong)c.CommitLsn, begin.Xid, begin.CommitTime));
+                        }
+                        else segment.AbandonTransaction();
+                        seenAcknowledgeable = Math.Max(seenAcknowledgeable, end);
+                        inTransaction = false;
+                        skipTransaction = false;
+                        break;
+                }
+            }
+
+            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned);
+            // The stream stopped inside a transaction; a new session restarts it from the acknowledged position.
+            if (abandoned) await DropSessionAsync();
+            if (!result.Idle) _lastActivity = DateTime.UtcNow;
+            else if (DateTime.UtcNow - _lastActivity >= options.Slice.HeartbeatInterval)
+            {
+                await PgEgressMessages.EmitAsync(source, PgEgressMessages.Heartbeat, CancellationToken.None);
+                _lastActivity = DateTime.UtcNow;
+            }
+            return result;
+        }
+        catch
+        {
+            await DropSessionAsync();
+            throw;
+        }
+        finally
+        {
+            File.Delete(spool);
+        }
+    }
+
+    private async Task<SliceResult> FinishAsync(SegmentWriter segment, string spool, ulong startLsn, ulong seenAcknowledgeable,
+        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction)
+    {
+        // The final writes must not be torn by shutdown: they are short, and abandoning them only costs a replay.
+        var ct = CancellationToken.None;
+        string? path = null;
+        var acknowledge = Math.Max(_acknowledged, seenAcknowledgeable);
+        if (segment.TransactionCount > 0)
+        {
+            segment.Finish();
+            path = SegmentFormat.Path(Slot, startLsn, segment.EndLsn);
+            string sha;
+            long bytes;
+            await using (var file = File.OpenRead(spool))
+            {
+                sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
+                bytes = file.Length;
+                file.Position = 0;
+                await store.PutAsync(path, file, ct);
+            }
+            CrashPoint.Hit(CrashPoint.SegmentUploaded);
+            await registry.RegisterSegmentAsync(new SegmentRecord(Slot, startLsn, segment.EndLsn, path, segment.TransactionCount,
+                segment.ChangeCount, bytes, sha), ct);
+            CrashPoint.Hit(CrashPoint.SegmentRegistered);
+            _staged = segment.EndLsn;
+            acknowledge = Math.Max(acknowledge, segment.EndLsn);
+            logger.LogInformation("Staged {Transactions} transaction(s), {Changes} change(s) to {Segment} ({Bytes} bytes)",
+                segment.TransactionCount, segment.ChangeCount, path, bytes);
+        }
+        else if (_session is not null && !midTransaction)
+        {
+            // Nothing open: the keepalive position is safe to acknowledge (any later transaction commits after it).
+            acknowledge = Math.Max(acknowledge, _session.LastReceivedLsn);
+        }
+
+        if (_session is not null && acknowledge > _acknowledged)
+        {
+            await _session.AcknowledgeAsync(acknowledge, ct);
+            _acknowledged = acknowledge;
+        }
+        return new SliceResult(startLsn, segment.TransactionCount > 0 ? segment.EndLsn : startLsn, segment.TransactionCount,
+            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed);
+    }
+
+    private async Task OpenAsync(CancellationToken ct)
+    {
+        _staged = await registry.GetStagedLsnAsync(Slot, ct);
+        await SweepOrphanSegmentsAsync(ct);
+        try
+        {
+            _session = await ReplicationSession.StartAsync(options.Source.ConnectionString, Slot, options.Source.Publication, _staged, ct);
+        }
+        catch (PostgresException e) when (e.SqlState == "55006")
+        {
+            throw new SourceSetupException($"replication slot '{Slot}' is in use by another process: {e.MessageText}", e);
+        }
+        _acknowledged = _staged;
+        logger.LogInformation("Streaming slot {Slot} from {Lsn}", Slot, Output.PgText.Lsn(_staged));
+    }
+
+    /// <summary>A crash between upload and registration leaves a segment nobody knows; only one consumer runs per slot, so any such object is an orphan.</summary>
+    private async Task SweepOrphanSegmentsAsync(CancellationToken ct)
+    {
+        var known = await registry.GetSegmentPathsAsync(Slot, ct);
+        await foreach (var path in store.ListAsync(SegmentFormat.Prefix(Slot), ct))
+        {
+            if (known.Contains(path)) continue;
+            await store.DeleteAsync(path, ct);
+            logger.LogInformation("Deleted unregistered segment {Segment} left by an interrupted slice", path);
+        }
+    }
+
+    private RelationSchema Relation(RelationMessage message) =>
+        _relations.TryGetValue(message.RelationId, out var r) ? r
+            : throw new InvalidDataException($"change for relation {message.RelationId} before its RelationMessage");
+
+    private async Task WriteTupleAsync(SegmentWriter segment, ReplicationTuple tuple, CancellationToken ct)
+    {
+        segment.StartTuple(tuple.NumColumns);
+        await foreach (var value in tuple)
+        {
+            if (value.IsDBNull) segment.WriteNull();
+            else if (value.IsUnchangedToastedValue) segment.WriteUnchangedToast();
+            else
+            {
+                var length = value.Length;
+                if (_valueBuffer.Length < length) _valueBuffer = new byte[Math.Max(length, _valueBuffer.Length * 2)];
+                await using var stream = value.GetStream();
+                await stream.ReadExactlyAsync(_valueBuffer.AsMemory(0, length), ct);
+                segment.StartText(length);
+                segment.ValueSink.Write(_valueBuffer, 0, length);
+            }
+        }
+        // Keep the value buffer from pinning a huge allocation after one outsized value.
+        if (_valueBuffer.Length > 1 << 20) _valueBuffer = new byte[8192];
+    }
+
+    private async Task DropSessionAsync()
+    {
+        if (_session is null) return;
+        var session = _session;
+        _session = null;
+        await session.DisposeAsync();
+    }
+
+    public ValueTask DisposeAsync() => new(DropSessionAsync());
+}
