@@ -8,7 +8,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
 {
     public const string FlushConsumer = "flush";
 
-    private static NpgsqlLogSequenceNumber Lsn(ulong value) => new(value);
+    private static NpgsqlParameter Lsn(ulong value) => new() { Value = new NpgsqlLogSequenceNumber(value), NpgsqlDbType = NpgsqlDbType.PgLsn };
 
     private static ulong Lsn(NpgsqlDataReader r, int i) => (ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i);
 
@@ -32,8 +32,8 @@ public sealed class RegistryStore(NpgsqlDataSource source)
             ON CONFLICT DO NOTHING
             """);
         cmd.Parameters.Add(new() { Value = s.Slot });
-        cmd.Parameters.Add(new() { Value = Lsn(s.StartLsn) });
-        cmd.Parameters.Add(new() { Value = Lsn(s.EndLsn) });
+        cmd.Parameters.Add(Lsn(s.StartLsn));
+        cmd.Parameters.Add(Lsn(s.EndLsn));
         cmd.Parameters.Add(new() { Value = s.Path });
         cmd.Parameters.Add(new() { Value = s.Transactions });
         cmd.Parameters.Add(new() { Value = s.Changes });
@@ -50,7 +50,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
             FROM cdc_registry.segments WHERE slot = $1 AND end_lsn > $2 ORDER BY end_lsn
             """);
         cmd.Parameters.Add(new() { Value = slot });
-        cmd.Parameters.Add(new() { Value = Lsn(afterLsn) });
+        cmd.Parameters.Add(Lsn(afterLsn));
         var list = new List<SegmentRecord>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
@@ -80,7 +80,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
     {
         await using var cmd = source.CreateCommand("SELECT path FROM cdc_registry.segments WHERE slot = $1 AND end_lsn <= $2 ORDER BY end_lsn");
         cmd.Parameters.Add(new() { Value = slot });
-        cmd.Parameters.Add(new() { Value = Lsn(lsn) });
+        cmd.Parameters.Add(Lsn(lsn));
         var list = new List<string>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct)) list.Add(r.GetString(0));
@@ -145,7 +145,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
                 Parameters =
                 {
                     new() { Value = f.Table }, new() { Value = f.Batch }, new() { Value = f.Path }, new() { Value = f.FileType },
-                    new() { Value = Lsn(f.StartLsn) }, new() { Value = Lsn(f.EndLsn) }, new() { Value = f.Rows }, new() { Value = f.Bytes },
+                    Lsn(f.StartLsn), Lsn(f.EndLsn), new() { Value = f.Rows }, new() { Value = f.Bytes },
                     new() { Value = f.Sha256 }, new() { Value = f.HasDdl }, new() { Value = f.SchemaVersion },
                 },
             });
@@ -168,7 +168,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
                 last_cut = excluded.last_cut, updated_at = now()
             """)
         {
-            Parameters = { new() { Value = slot }, new() { Value = FlushConsumer }, new() { Value = Lsn(cursorLsn) }, new() { Value = cut } },
+            Parameters = { new() { Value = slot }, new() { Value = FlushConsumer }, Lsn(cursorLsn), new() { Value = cut } },
         });
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);

@@ -4,6 +4,13 @@ namespace PgEgress.Core.Storage;
 /// Where staged segments and output files live. Paths are relative, '/'-separated, and never start with '/'.
 /// A put is all-or-nothing: a reader never sees a half-written object (local files are renamed into place,
 /// blobs are committed with one block list).
+/// <para>
+/// Every store applies the same path rules (see <c>ObjectPath</c>): no empty, "." or ".." segments, no backslash,
+/// no control character, no segment ending with '.', at most 1024 characters. A path that breaks them throws
+/// <see cref="ArgumentException"/> before any I/O. Create stores with <see cref="ObjectStoreFactory"/>; a store
+/// that fails for good throws an <see cref="IOException"/> (for Azure, an <c>AzureBlob.BlobRequestException</c>
+/// after retrying transient failures).
+/// </para>
 /// </summary>
 public interface IObjectStore
 {

@@ -1,0 +1,207 @@
+namespace PgEgress.Core.Storage;
+
+/// <summary>
+/// Objects as files under a root folder. A put writes a temporary file beside the target, flushes it to disk
+/// and renames it into place (then flushes the folder), so a reader sees either the old object or the whole
+/// new one, and a put that returned survives a crash. Files are created 0600 and folders 0700: the output
+/// holds database contents.
+/// </summary>
+public sealed class FileSystemObjectStore : IObjectStore
+{
+    /// <summary>Temporary files start with this; listing skips them and object names may not use it.</summary>
+    internal const string TempPrefix = ".pgegress-tmp-";
+
+    private const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const int CopyBufferSize = 1 << 20;
+
+    private readonly string _root;
+
+    public FileSystemObjectStore(string root)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        _root = Path.GetFullPath(root);
+    }
+
+    public string Describe => $"file:{_root}";
+
+    public async Task PutAsync(string path, Stream content, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var target = ToFullPath(path);
+        var folder = Path.GetDirectoryName(target)!;
+        CreateFolder(folder);
+        var temp = await WriteTempFileAsync(folder, content, ct);
+        try
+        {
+            File.Move(temp, target, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+
+        DirectorySync.Flush(folder);
+    }
+
+    public Task<Stream?> OpenReadAsync(string path, CancellationToken ct)
+    {
+        var full = ToFullPath(path);
+        ct.ThrowIfCancellationRequested();
+        if (Directory.Exists(full))
+        {
+            return Task.FromResult<Stream?>(null); // a folder is only a prefix of other objects, as in a blob container
+        }
+
+        try
+        {
+            // FileShare.Delete: a concurrent put may rename a new version over this file while it is being read.
+            Stream stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, CopyBufferSize, useAsync: true);
+            return Task.FromResult<Stream?>(stream);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<Stream?>(null);
+        }
+    }
+
+    public IAsyncEnumerable<string> ListAsync(string prefix, CancellationToken ct)
+    {
+        ObjectPath.ValidatePrefix(prefix);
+        return ListSorted(prefix, ct).ToAsyncEnumerable();
+    }
+
+    public Task DeleteAsync(string path, CancellationToken ct)
+    {
+        var full = ToFullPath(path);
+        ct.ThrowIfCancellationRequested();
+        if (Directory.Exists(full))
+        {
+            return Task.CompletedTask; // a folder is not an object: there is nothing to delete
+        }
+
+        try
+        {
+            File.Delete(full);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The object's folder is gone, so the object is too.
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task EnsureReadyAsync(CancellationToken ct)
+    {
+        CreateFolder(_root);
+        // Proves the root is writable now rather than at the first flush; the probe is a temp file, never listed.
+        var probe = await WriteTempFileAsync(_root, Stream.Null, ct);
+        File.Delete(probe);
+    }
+
+    private string ToFullPath(string path)
+    {
+        ObjectPath.Validate(path);
+        if (path.AsSpan(path.LastIndexOf('/') + 1).StartsWith(TempPrefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Object path '{path}' uses the reserved temporary-file prefix '{TempPrefix}'.", nameof(path));
+        }
+
+        return Path.Combine(_root, path);
+    }
+
+    /// <summary>Lazy, like a blob listing: nothing is read until the caller enumerates.</summary>
+    private IEnumerable<string> ListSorted(string prefix, CancellationToken ct)
+    {
+        // Only the folder the prefix fully names is walked; its last, partial segment filters by name.
+        var slash = prefix.LastIndexOf('/');
+        var start = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (!Directory.Exists(start))
+        {
+            yield break;
+        }
+
+        var paths = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(start, "*", SearchOption.AllDirectories))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (Path.GetFileName(file).StartsWith(TempPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var relative = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+            if (relative.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                paths.Add(relative);
+            }
+        }
+
+        // The file system enumerates in no particular order; callers rely on ordinal order.
+        paths.Sort(StringComparer.Ordinal);
+        foreach (var path in paths)
+        {
+            yield return path;
+        }
+    }
+
+    /// <summary>
+    /// Creates the folder and any missing parents as 0700. Directory.CreateDirectory applies its mode to the
+    /// last folder only, so each level is created in turn.
+    /// </summary>
+    private static void CreateFolder(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            return;
+        }
+
+        if (Path.GetDirectoryName(folder) is { } parent)
+        {
+            CreateFolder(parent);
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, OwnerOnlyFolder);
+        }
+    }
+
+    private static async Task<string> WriteTempFileAsync(string folder, Stream content, CancellationToken ct)
+    {
+        var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = CopyBufferSize,
+            Options = FileOptions.Asynchronous,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile;
+        }
+
+        try
+        {
+            await using var file = new FileStream(temp, options);
+            await content.CopyToAsync(file, CopyBufferSize, ct);
+            await file.FlushAsync(ct);
+            file.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+
+        return temp;
+    }
+}

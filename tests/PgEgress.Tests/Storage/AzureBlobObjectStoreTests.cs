@@ -1,0 +1,174 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Xml.Linq;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Storage;
+using PgEgress.Core.Storage.AzureBlob;
+using PgEgress.Tests.Fixtures;
+
+namespace PgEgress.Tests.Storage;
+
+/// <summary>
+/// The contract on a real Azurite, plus what only Blob Storage has: paging, block uploads, the three kinds of
+/// credentials, and the service's errors. Each test gets its own container.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectStoreContractTests
+{
+    private readonly string _container = NewContainerName();
+
+    protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(Create(azurite.Server.ConnectionString, _container));
+
+    [Fact]
+    public async Task Listing_follows_the_marker_across_pages()
+    {
+        ((AzureBlobObjectStore)Store).ListPageSize = 2;
+        var paths = Enumerable.Range(0, 7).Select(i => $"seg/{i:D4}").Append("other/x").ToList();
+        foreach (var path in paths)
+        {
+            await PutTextAsync(path, path);
+        }
+
+        Assert.Equal(paths.Order(StringComparer.Ordinal), await ListAsync(""));
+        Assert.Equal(paths.Take(7), await ListAsync("seg/"));
+    }
+
+    [Fact]
+    public async Task A_large_object_is_committed_as_four_MiB_blocks()
+    {
+        const long size = (10L << 20) + 7;
+        await Store.PutAsync("large/object", new GeneratedStream(size), default);
+
+        using var http = new HttpClient();
+        var sas = AccountSas.Create(azurite.Server.AccountName, azurite.Server.AccountKey, "rl", TimeSpan.FromMinutes(5));
+        var blockList = XDocument.Parse(await http.GetStringAsync(
+            $"{azurite.Server.BlobEndpoint}/{_container}/large/object?comp=blocklist&blocklisttype=committed&{sas}"));
+        var sizes = blockList.Descendants("Block").Select(b => long.Parse(b.Element("Size")!.Value)).ToList();
+        Assert.Equal([4L << 20, 4L << 20, (2L << 20) + 7], sizes);
+    }
+
+    [Fact]
+    public async Task The_input_is_read_one_block_ahead_of_the_upload_at_most()
+    {
+        const long size = (10L << 20) + 5;
+        var input = new GeneratedStream(size);
+        var readWhenSent = new List<long>();
+        await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, _ =>
+        {
+            lock (readWhenSent)
+            {
+                readWhenSent.Add(input.BytesRead);
+            }
+
+            return false;
+        });
+        using var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
+
+        await store.PutAsync("streamed/object", input, default);
+
+        // Put Block 0, 1, 2, then Put Block List: memory never holds more than the block in flight.
+        Assert.Equal([4L << 20, 8L << 20, size, size], readWhenSent);
+    }
+
+    [Fact]
+    public async Task Transient_failures_are_retried_per_block_without_rewinding_the_input()
+    {
+        // Requests: 1 block 0; 2, 3 block 1 (fail twice); 4 block 1; 5 block 2 (fails); 6 block 2; 7 block list; 8 get (fails); 9 get.
+        await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, request => request is 2 or 3 or 5 or 8);
+        using var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
+        const long size = (10L << 20) + 99;
+
+        await store.PutAsync("flaky/object", new GeneratedStream(size, seed: 7), default);
+        await using var read = await store.OpenReadAsync("flaky/object", default);
+
+        Assert.Equal(4, proxy.Failures);
+        Assert.Equal(Sha256(new GeneratedStream(size, seed: 7)), Convert.ToHexString(await SHA256.HashDataAsync(read!)));
+    }
+
+    [Fact]
+    public async Task An_account_sas_connection_string_can_create_write_read_list_and_delete()
+    {
+        var sas = AccountSas.Create(azurite.Server.AccountName, azurite.Server.AccountKey, "rwdlac", TimeSpan.FromMinutes(5));
+        using var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", NewContainerName());
+
+        await store.EnsureReadyAsync(default);
+        await store.PutAsync("sas/object", new GeneratedStream(5L << 20), default);
+        await using (var read = await store.OpenReadAsync("sas/object", default))
+        {
+            Assert.Equal(Sha256(new GeneratedStream(5L << 20)), Convert.ToHexString(await SHA256.HashDataAsync(read!)));
+        }
+
+        Assert.Equal(["sas/object"], await store.ListAsync("sas/", default).ToListAsync());
+        await store.DeleteAsync("sas/object", default);
+        Assert.Null(await store.OpenReadAsync("sas/object", default));
+    }
+
+    [Fact]
+    public async Task A_read_only_sas_is_ready_on_an_existing_container_but_cannot_write()
+    {
+        await PutTextAsync("existing", "x");
+        var sas = AccountSas.Create(azurite.Server.AccountName, azurite.Server.AccountKey, "rl", TimeSpan.FromMinutes(5));
+        using var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", _container);
+
+        await store.EnsureReadyAsync(default);
+        var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("new", new MemoryStream([1]), default));
+
+        Assert.Equal(HttpStatusCode.Forbidden, error.Status);
+        Assert.Equal("AuthorizationPermissionMismatch", error.ErrorCode);
+        Assert.Equal(["existing"], await store.ListAsync("", default).ToListAsync());
+    }
+
+    [Fact]
+    public async Task A_wrong_account_key_fails_with_a_clear_403_that_does_not_show_the_key()
+    {
+        var wrongKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
+        using var store = Create(
+            $"DefaultEndpointsProtocol=http;AccountName={azurite.Server.AccountName};AccountKey={wrongKey};BlobEndpoint={azurite.Server.BlobEndpoint}",
+            _container);
+
+        var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.EnsureReadyAsync(default));
+
+        Assert.Equal(HttpStatusCode.Forbidden, error.Status);
+        // Azure answers a bad signature with AuthenticationFailed; Azurite (3.37) with AuthorizationFailure.
+        Assert.Contains(error.ErrorCode, new[] { "AuthenticationFailed", "AuthorizationFailure" });
+        Assert.Contains("Create Container", error.Message);
+        Assert.Contains($"HTTP 403 Forbidden, error code {error.ErrorCode}", error.Message);
+        Assert.Contains("Server failed to authenticate the request", error.Message);
+        Assert.Contains("Check the account key", error.Message);
+        Assert.DoesNotContain(wrongKey, error.Message);
+        Assert.DoesNotContain(wrongKey[..12], error.Message);
+    }
+
+    [Fact]
+    public async Task Writing_to_a_missing_container_names_the_operation_path_status_and_error_code()
+    {
+        using var store = Create(azurite.Server.ConnectionString, NewContainerName());
+
+        var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("a/b.csv", new MemoryStream([1]), default));
+
+        Assert.Equal(HttpStatusCode.NotFound, error.Status);
+        Assert.Contains("Put Blob", error.Message);
+        Assert.Contains("a/b.csv", error.Message);
+        Assert.Contains("404", error.Message);
+        Assert.Contains("ContainerNotFound", error.Message);
+    }
+
+    [Fact]
+    public void Describe_names_the_account_and_container()
+    {
+        Assert.Equal($"azureblob:devstoreaccount1/{_container}", Store.Describe);
+    }
+
+    private static AzureBlobObjectStore Create(string connectionString, string container) =>
+        (AzureBlobObjectStore)ObjectStoreFactory.Create(new StorageOptions
+        {
+            Kind = StorageKind.AzureBlob,
+            ConnectionString = connectionString,
+            Container = container,
+        });
+
+    private string ConnectionStringFor(string blobEndpoint) =>
+        $"DefaultEndpointsProtocol=http;AccountName={azurite.Server.AccountName};AccountKey={azurite.Server.AccountKey};BlobEndpoint={blobEndpoint}";
+
+    private static string NewContainerName() => "t" + Guid.NewGuid().ToString("N");
+}
