@@ -78,9 +78,22 @@ public static class Workload
         "INSERT INTO public.unpublished (v) VALUES ('not captured')",
     ];
 
-    public static async Task RunAsync(NpgsqlDataSource db)
+    /// <summary>Changes on top of <see cref="Steps"/>, for a second flush.</summary>
+    public static readonly string[] SecondRound =
+    [
+        "INSERT INTO app.accounts SELECT g, 'late ' || g, g FROM generate_series(100, 120) g",
+        "UPDATE app.kitchen_sink SET i = -1 WHERE id > 6",
+        "UPDATE app.accounts SET id = id + 1 WHERE id = 120",
+        "DELETE FROM app.full_nopk WHERE b = 'uno'",
+        "INSERT INTO app.log_nopk (msg) VALUES ('second round')",
+        "UPDATE app.full_pk SET title = NULL WHERE id = 5",
+    ];
+
+    public static Task RunAsync(NpgsqlDataSource db) => RunAsync(db, Steps);
+
+    public static async Task RunAsync(NpgsqlDataSource db, IEnumerable<string> steps)
     {
-        foreach (var step in Steps)
+        foreach (var step in steps)
         {
             await using var cmd = db.CreateCommand(step);
             await cmd.ExecuteNonQueryAsync();
