@@ -22,7 +22,7 @@ public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source,
             .ToList();
         var (slice, flush, error, errorAt) = progress.Snapshot();
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
-            cursor?.LastCut, cursor?.UpdatedAt, slice, flush, error, errorAt, tables);
+            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables);
     }
 
     private async Task<SlotStatus> ReadSlotAsync(CancellationToken ct)

@@ -1,4 +1,5 @@
 using PgEgress.Core.Batching;
+using PgEgress.Core.Output;
 using PgEgress.Core.Replication;
 
 namespace PgEgress.Core.Health;
@@ -15,7 +16,7 @@ public sealed record StatusReport(
     long PendingSegmentBytes,
     DateTime? LastFlushCut,
     DateTime? LastFlushAt,
-    SliceResult? LastSlice,
+    SliceStatus? LastSlice,
     FlushResult? LastFlush,
     string? LastError,
     DateTime? LastErrorAt,
@@ -24,3 +25,10 @@ public sealed record StatusReport(
 public sealed record ReadinessCheck(string Name, bool Ok, string Detail);
 
 public sealed record ReadinessReport(bool Ready, IReadOnlyList<ReadinessCheck> Checks);
+
+public sealed record SliceStatus(string StartLsn, string EndLsn, int Transactions, long Changes, long Bytes, string AcknowledgedLsn,
+    string? Segment, DateTime StartedAt, double DurationMs)
+{
+    public static SliceStatus From(SliceResult s) => new(PgText.Lsn(s.StartLsn), PgText.Lsn(s.EndLsn), s.Transactions, s.Changes, s.Bytes,
+        PgText.Lsn(s.AcknowledgedLsn), s.Segment, s.StartedAt, s.Duration.TotalMilliseconds);
+}
