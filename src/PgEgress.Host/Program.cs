@@ -6,7 +6,8 @@ using PgEgress.Core.Storage;
 using PgEgress.Host.Api;
 using PgEgress.Host.Services;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json ships beside the binary; relative paths in settings still resolve against the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
 
