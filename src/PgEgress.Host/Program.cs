@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Azure.Identity;
+using Microsoft.Extensions.Logging.Console;
+using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Replication;
@@ -10,6 +13,9 @@ using PgEgress.Host.Services;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+// ASP.NET Core's request lines carry the query string, where the API key travels as ?code=: never log them,
+// whatever log level the settings ask for (provider-specific and added last, so it wins over the configuration).
+builder.Logging.AddFilter<ConsoleLoggerProvider>("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 
 PgEgressOptions options;
 try
@@ -33,8 +39,19 @@ try
     builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
     var app = builder.Build();
+    // The store first: building it validates its settings, and a host that cannot write must not leave behind a
+    // publication and a slot that holds WAL on the source.
+    var store = app.Services.GetRequiredService<IObjectStore>();
+    try
+    {
+        await store.EnsureReadyAsync(app.Lifetime.ApplicationStopping);
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException or HttpRequestException or TimeoutException
+                                   or TaskCanceledException { InnerException: TimeoutException } or AuthenticationFailedException)
+    {
+        return Fail("startup error", $"the store {store.Describe} is not usable: {e.Message}", 1);
+    }
     await app.Services.GetRequiredService<SourceSetup>().RunAsync(app.Lifetime.ApplicationStopping);
-    await app.Services.GetRequiredService<IObjectStore>().EnsureReadyAsync(app.Lifetime.ApplicationStopping);
     app.MapPgEgressApi();
     await app.RunAsync();
     return 0;
@@ -46,6 +63,11 @@ catch (SourceSetupException e)
 catch (ArgumentException e)
 {
     return Fail("configuration error", e.Message, 2);
+}
+catch (NpgsqlException e)
+{
+    // What SourceSetup does not translate itself: still one line, not a stack trace.
+    return Fail("startup error", $"the source database failed during setup: {(e is PostgresException p ? p.MessageText : e.Message)}", 1);
 }
 
 static int Fail(string kind, string message, int code)

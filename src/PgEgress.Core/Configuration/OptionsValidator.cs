@@ -22,7 +22,12 @@ public static class OptionsValidator
             }
             catch (ArgumentException e)
             {
-                errors.Add($"{s}:Source:ConnectionString is not a valid connection string: {e.Message}");
+                // Npgsql names the keyword it could not set. Name it only when Npgsql knows it (a bad value): an
+                // unknown "keyword" may be the tail of a password that holds an unquoted ';'.
+                var problem = e.ParamName is null ? e.Message
+                    : new NpgsqlConnectionStringBuilder().ContainsKey(e.ParamName) ? $"the value of {e.ParamName} is invalid"
+                    : "it has an unknown keyword (not shown: it may be part of a value with an unquoted ';'; enclose such values in double quotes)";
+                errors.Add($"{s}:Source:ConnectionString is not a valid connection string: {problem}");
             }
         }
         if (string.IsNullOrWhiteSpace(o.Source.Publication) || o.Source.Publication.Length > 63)

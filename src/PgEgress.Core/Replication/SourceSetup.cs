@@ -20,7 +20,15 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
     {
         await using var conn = await OpenAsync(source, ct);
         await CheckServerAsync(conn, ct);
-        var applied = await RegistryMigrator.MigrateAsync(source, ct);
+        int applied;
+        try
+        {
+            applied = await RegistryMigrator.MigrateAsync(source, ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new SourceSetupException($"the role '{conn.UserName}' cannot set up PgEgress's cdc_registry schema in database '{conn.Database}': {e.MessageText}; run GRANT CREATE ON DATABASE {Sql.Ident(conn.Database)} TO {Sql.Ident(conn.UserName!)}", e);
+        }
         if (applied > 0) logger.LogInformation("Applied {Count} cdc_registry migration(s)", applied);
         await EnsurePublicationAsync(conn, ct);
         await EnsureSlotAsync(conn, ct);
@@ -194,8 +202,16 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
             }
         }
         await using var repl = new LogicalReplicationConnection(options.ConnectionString);
-        await repl.Open(ct);
-        await repl.CreatePgOutputReplicationSlot(options.Slot, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
+        try
+        {
+            await repl.Open(ct);
+            await repl.CreatePgOutputReplicationSlot(options.Slot, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
+        }
+        catch (PostgresException e)
+        {
+            // Typically max_replication_slots or max_wal_senders exhausted; PostgreSQL's hint says what to do.
+            throw new SourceSetupException($"cannot create replication slot '{options.Slot}': {e.MessageText}{(e.Hint is { Length: > 0 } hint ? $" ({hint})" : "")}", e);
+        }
         logger.LogInformation("Created replication slot {Slot}", options.Slot);
     }
 }
