@@ -53,13 +53,17 @@ public sealed class BatchFlusher(
         {
             var states = await registry.GetTableStatesAsync(ct);
             var tables = await WritePartsAsync(segments, from, work, ct);
-            var (files, schemas) = await UploadAsync(tables, states, batch, ct);
+            // From the first upload to the registration the flush is not torn by shutdown: stopping in between would
+            // leave complete but unregistered batch files in the output. These steps are short (the parts are already
+            // on local disk); a crash here is still safe, as readers trust only the registry.
+            var (files, schemas) = await UploadAsync(tables, states, batch, CancellationToken.None);
             CrashPoint.Hit(CrashPoint.FlushFilesWritten);
-            await registry.CommitFlushAsync(Slot, files, schemas, to, window.Cut, ct);
+            await registry.CommitFlushAsync(Slot, files, schemas, to, window.Cut, CancellationToken.None);
             CrashPoint.Hit(CrashPoint.FlushRegistered);
-            var deleted = await DeletePassedSegmentsAsync(ct);
+            // Logged once registered: the clean-up below may still be cancelled by shutdown, the batch stays.
             logger.LogInformation("Flushed batch {Batch}: {Files} file(s), {Rows} row(s), LSN {From} to {To}",
                 batch, files.Count, files.Sum(f => f.Rows), PgText.Lsn(from), PgText.Lsn(to));
+            var deleted = await DeletePassedSegmentsAsync(ct);
             return new FlushResult(batch, window.Cut, PgText.Lsn(from), PgText.Lsn(to), segments.Count,
                 [.. files.Select(f => new FlushedFile(f.Table, f.Path, f.Rows, f.Bytes, PgText.Lsn(f.StartLsn), PgText.Lsn(f.EndLsn)))], deleted);
         }
