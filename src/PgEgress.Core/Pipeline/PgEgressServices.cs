@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgEgress.Core.Api;
 using PgEgress.Core.Batching;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
@@ -35,6 +36,10 @@ public static class PgEgressServices
         services.AddSingleton<ForcedFlush>();
         services.AddSingleton<StatusReader>();
         services.AddSingleton(sp => new SourceSetup(options.Source, sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<SourceSetup>>()));
+        // Entry points shared by the Host and the Functions app.
+        services.AddSingleton<PipelineStartup>();
+        services.AddSingleton<TimerFlush>();
+        services.AddSingleton<PgEgressApi>();
         return services;
     }
 }

@@ -1,37 +1,28 @@
-using PgEgress.Core.Batching;
-using PgEgress.Core.Health;
+using PgEgress.Core.Api;
 
 namespace PgEgress.Host.Api;
 
-/// <summary>The HTTP API, the same routes the Functions app serves under its "api" prefix.</summary>
+/// <summary>
+/// The HTTP API, the same routes the Functions app serves under its "api" prefix; what each route does is Core's
+/// <see cref="PgEgressApi"/>, so the two runtimes answer alike. tests/PgEgress.Tests/Functions/RouteParityTests
+/// compares the routes mapped here with the Functions app's HTTP triggers.
+/// </summary>
 public static class ApiRoutes
 {
-    public static readonly TimeSpan FlushTimeout = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan FlushTimeout = PgEgressApi.FlushTimeout;
 
     public static void MapPgEgressApi(this WebApplication app)
     {
         var api = app.MapGroup("/api");
-        api.MapGet("/health", () => Results.Ok(new { status = "up" }));
+        api.MapGet("/health", () => Send(PgEgressApi.Health()));
 
         var keyed = api.MapGroup("").AddEndpointFilter<ApiKeyFilter>();
-        keyed.MapGet("/ready", async (StatusReader status, CancellationToken ct) =>
-        {
-            var report = await status.CheckReadyAsync(ct);
-            return Results.Json(report, statusCode: report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
-        keyed.MapGet("/status", async (StatusReader status, CancellationToken ct) => Results.Ok(await status.ReadAsync(ct)));
-        keyed.MapPost("/flush", async (ForcedFlush flush, IngestProgress progress, CancellationToken ct) =>
-        {
-            try
-            {
-                var result = await flush.RunAsync(FlushTimeout, ct);
-                progress.FlushDone(result);
-                return Results.Ok(result);
-            }
-            catch (TimeoutException e)
-            {
-                return Results.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout);
-            }
-        });
+        keyed.MapGet("/ready", async (PgEgressApi handler, CancellationToken ct) => Send(await handler.ReadyAsync(ct)));
+        keyed.MapGet("/status", async (PgEgressApi handler, CancellationToken ct) => Send(await handler.StatusAsync(ct)));
+        keyed.MapPost("/flush", async (PgEgressApi handler, CancellationToken ct) => Send(await handler.FlushAsync(ct)));
     }
+
+    private static IResult Send(ApiReply reply) => reply.Problem is { } problem
+        ? Results.Problem(problem, statusCode: reply.StatusCode)
+        : Results.Json(reply.Body, ApiJson.Options, statusCode: reply.StatusCode);
 }

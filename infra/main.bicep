@@ -1,0 +1,330 @@
+// PgEgress on Azure Functions: a Linux Elastic Premium plan (EP1), the function app (.NET 10 isolated worker,
+// Durable Functions), its storage account, Application Insights on a Log Analytics workspace, and every PgEgress
+// setting as an app setting, secrets as Key Vault references. Deploy into a resource group that holds the Key Vault:
+//
+//   az deployment group create -g <rg> -f infra/main.bicep -p appName=<name> keyVaultName=<vault>
+//
+// Check without deploying: az bicep build --file infra/main.bicep
+// The parameters mirror the PgEgress settings (README.md, "Configuration"); their defaults are PgEgress's own.
+
+targetScope = 'resourceGroup'
+
+// ---- The deployment ---------------------------------------------------------------------------------------------
+
+@description('Azure region of every resource. Default: the resource group\'s.')
+param location string = resourceGroup().location
+
+@description('Name of the function app (globally unique: <appName>.azurewebsites.net). Also names the plan, the workspace and Application Insights.')
+@minLength(2)
+@maxLength(40)
+param appName string
+
+@description('Runtime stack of the function app.')
+@allowed([
+  'DOTNET-ISOLATED|10.0'
+])
+param linuxFxVersion string = 'DOTNET-ISOLATED|10.0'
+
+@description('Durable Functions task hub (host.json reads it as %TASKHUB_NAME%): letters and digits, starting with a letter. Use a different one per app sharing a storage account.')
+@minLength(3)
+@maxLength(45)
+param taskHubName string = 'pgegress'
+
+@description('Most instances the Premium plan scales out to. One ingest orchestration runs per pipeline, so a few are plenty.')
+@minValue(1)
+@maxValue(20)
+param maximumElasticWorkerCount int = 3
+
+@description('Optional VNet integration, to reach a private PostgreSQL: resource id of a subnet delegated to Microsoft.Web/serverFarms. Empty: no VNet integration.')
+param vnetSubnetId string = ''
+
+@description('Existing Key Vault in this resource group, with Azure RBAC authorization, that holds the secrets below. The app\'s managed identity is granted "Key Vault Secrets User" on it.')
+param keyVaultName string
+
+@description('Key Vault secret holding the source database\'s Npgsql connection string (PgEgress__Source__ConnectionString). The role needs REPLICATION.')
+param sourceConnectionStringSecretName string = 'pgegress-source-connection-string'
+
+@description('Optional Key Vault secret holding an Azure Storage connection string for the output (PgEgress__Storage__ConnectionString). Empty: the output goes through the app\'s managed identity to outputAccountUrl.')
+param storageConnectionStringSecretName string = ''
+
+// ---- PgEgress settings (PgEgress__Section__Key) ----------------------------------------------------------------------
+
+@description('PgEgress__Source__Publication: publication to read; created when missing.')
+param sourcePublication string = 'pgegress'
+
+@description('PgEgress__Source__Slot: logical replication slot (pgoutput); created when missing. Names the ingest orchestration (pgegress-ingest-<slot>).')
+param sourceSlot string = 'pgegress'
+
+@description('PgEgress__Source__Tables__N: tables ("schema.table") of a publication PgEgress creates. Exclusive with sourceSchemas.')
+param sourceTables array = []
+
+@description('PgEgress__Source__Schemas__N: schemas of a publication PgEgress creates (needs superuser). Empty with no tables: all user schemas.')
+param sourceSchemas array = []
+
+@description('PgEgress__Storage__AccountUrl: blob service URL for the output, reached with the app\'s managed identity. Empty: this deployment\'s storage account, on which the identity is granted "Storage Blob Data Contributor" (grant it yourself on any other account). Unused when storageConnectionStringSecretName is set.')
+param outputAccountUrl string = ''
+
+@description('PgEgress__Storage__Container: blob container of the output (created when missing).')
+param outputContainer string = 'pgegress'
+
+@description('PgEgress__Batch__Interval: batch window. The flush timer ticks every five minutes, so use five minutes or a multiple of it.')
+param batchInterval string = '00:05:00'
+
+@description('PgEgress__Batch__MaxRowsPerFile: a batch file splits into parts past this many rows.')
+param batchMaxRowsPerFile int = 5000000
+
+@description('PgEgress__Batch__MaxBytesPerFile: a batch file splits into parts past this many uncompressed bytes.')
+param batchMaxBytesPerFile int = 1073741824
+
+@description('PgEgress__Slice__MaxDuration: a slice (one ConsumeSlice activity) ends at the first transaction boundary after this long; an idle slice is followed by a durable-timer pause as long.')
+param sliceMaxDuration string = '00:00:10'
+
+@description('PgEgress__Slice__MaxBytes: … or after this many staged bytes.')
+param sliceMaxBytes int = 67108864
+
+@description('PgEgress__Slice__MaxTransactions: … or after this many transactions.')
+param sliceMaxTransactions int = 10000
+
+@description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
+param sliceHeartbeatInterval string = '00:00:30'
+
+@description('PgEgress__WorkDirectory: local spool for segments and batch parts before upload (the instance\'s local disk).')
+param workDirectory string = '/tmp/pgegress'
+
+// ---- Resources ----------------------------------------------------------------------------------------------------
+
+var storageName = take(toLower('st${uniqueString(resourceGroup().id, appName)}'), 24)
+var useOwnStorageForOutput = empty(storageConnectionStringSecretName) && empty(outputAccountUrl)
+// Built-in role definition ids.
+var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: storageName
+  location: location
+  sku: {
+    name: 'Standard_LRS'
+  }
+  kind: 'StorageV2'
+  properties: {
+    supportsHttpsTrafficOnly: true
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+  }
+}
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${appName}'
+  location: location
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${appName}'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  name: 'plan-${appName}'
+  location: location
+  kind: 'elastic'
+  sku: {
+    name: 'EP1'
+    tier: 'ElasticPremium'
+    family: 'EP'
+  }
+  properties: {
+    maximumElasticWorkerCount: maximumElasticWorkerCount
+    reserved: true
+  }
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+var storageConnection = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+
+// App Service resolves these with the app's identity (granted below) and passes the secret's value to the app.
+var sourceConnectionStringReference = '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${sourceConnectionStringSecretName})'
+var storageConnectionStringReference = '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${storageConnectionStringSecretName})'
+
+var runtimeSettings = [
+  {
+    name: 'AzureWebJobsStorage'
+    value: storageConnection
+  }
+  {
+    name: 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'
+    value: storageConnection
+  }
+  {
+    name: 'WEBSITE_CONTENTSHARE'
+    value: toLower(appName)
+  }
+  {
+    name: 'FUNCTIONS_EXTENSION_VERSION'
+    value: '~4'
+  }
+  {
+    name: 'FUNCTIONS_WORKER_RUNTIME'
+    value: 'dotnet-isolated'
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsights.properties.ConnectionString
+  }
+  {
+    name: 'TASKHUB_NAME'
+    value: taskHubName
+  }
+]
+
+var pgegressSettings = [
+  {
+    name: 'PgEgress__Source__ConnectionString'
+    value: sourceConnectionStringReference
+  }
+  {
+    name: 'PgEgress__Source__Publication'
+    value: sourcePublication
+  }
+  {
+    name: 'PgEgress__Source__Slot'
+    value: sourceSlot
+  }
+  {
+    name: 'PgEgress__Storage__Kind'
+    value: 'AzureBlob'
+  }
+  {
+    // FileSystem storage only; unused here.
+    name: 'PgEgress__Storage__Path'
+    value: ''
+  }
+  {
+    name: 'PgEgress__Storage__ConnectionString'
+    value: empty(storageConnectionStringSecretName) ? '' : storageConnectionStringReference
+  }
+  {
+    name: 'PgEgress__Storage__AccountUrl'
+    value: !empty(storageConnectionStringSecretName) ? '' : (useOwnStorageForOutput ? storage.properties.primaryEndpoints.blob : outputAccountUrl)
+  }
+  {
+    name: 'PgEgress__Storage__Container'
+    value: outputContainer
+  }
+  {
+    name: 'PgEgress__Batch__Interval'
+    value: batchInterval
+  }
+  {
+    name: 'PgEgress__Batch__MaxRowsPerFile'
+    value: string(batchMaxRowsPerFile)
+  }
+  {
+    name: 'PgEgress__Batch__MaxBytesPerFile'
+    value: string(batchMaxBytesPerFile)
+  }
+  {
+    name: 'PgEgress__Slice__MaxDuration'
+    value: sliceMaxDuration
+  }
+  {
+    name: 'PgEgress__Slice__MaxBytes'
+    value: string(sliceMaxBytes)
+  }
+  {
+    name: 'PgEgress__Slice__MaxTransactions'
+    value: string(sliceMaxTransactions)
+  }
+  {
+    name: 'PgEgress__Slice__HeartbeatInterval'
+    value: sliceHeartbeatInterval
+  }
+  {
+    // The Host's key for its routes. The Functions app's routes use function keys instead, so it stays empty here.
+    name: 'PgEgress__Api__Key'
+    value: ''
+  }
+  {
+    name: 'PgEgress__WorkDirectory'
+    value: workDirectory
+  }
+]
+
+var tableSettings = [for (table, i) in sourceTables: {
+  name: 'PgEgress__Source__Tables__${i}'
+  value: table
+}]
+
+var schemaSettings = [for (schema, i) in sourceSchemas: {
+  name: 'PgEgress__Source__Schemas__${i}'
+  value: schema
+}]
+
+resource site 'Microsoft.Web/sites@2023-12-01' = {
+  name: appName
+  location: location
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    reserved: true
+    httpsOnly: true
+    virtualNetworkSubnetId: empty(vnetSubnetId) ? null : vnetSubnetId
+    siteConfig: {
+      linuxFxVersion: linuxFxVersion
+      minimumElasticInstanceCount: 1
+      functionAppScaleLimit: maximumElasticWorkerCount
+      vnetRouteAllEnabled: !empty(vnetSubnetId)
+      healthCheckPath: '/api/health'
+      ftpsState: 'Disabled'
+      minTlsVersion: '1.2'
+      appSettings: concat(runtimeSettings, pgegressSettings, tableSettings, schemaSettings)
+    }
+  }
+}
+
+// Key Vault references resolve with the app's identity.
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, site.id, keyVaultSecretsUserRoleId)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The output in this deployment's storage account, through the app's identity.
+resource blobWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useOwnStorageForOutput) {
+  name: guid(storage.id, site.id, storageBlobDataContributorRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+@description('Name of the function app (the pipeline deploys the package to it).')
+output functionAppName string = site.name
+
+@description('Host name of the function app: https://<host>/api/health.')
+output defaultHostName string = site.properties.defaultHostName
+
+@description('Principal id of the app\'s managed identity (grant it access to an output account other than this deployment\'s).')
+output principalId string = site.identity.principalId

@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using PgEgress.Core.Api;
+
+namespace PgEgress.Functions.Api;
+
+/// <summary>
+/// The Host's HTTP API as HTTP triggers: the same paths under the "api" prefix (host.json), the same answers (Core's
+/// <see cref="PgEgressApi"/>); every route but health needs a function key (x-functions-key or ?code=).
+/// tests/PgEgress.Tests/Functions/RouteParityTests compares these declarations with the Host's routes.
+/// </summary>
+public sealed class ApiFunctions(PgEgressApi api)
+{
+    [Function("Health")]
+    public IActionResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
+        ApiActionResult.From(PgEgressApi.Health());
+
+    [Function("Ready")]
+    public async Task<IActionResult> Ready([HttpTrigger(AuthorizationLevel.Function, "get", Route = "ready")] HttpRequest request) =>
+        ApiActionResult.From(await api.ReadyAsync(request.HttpContext.RequestAborted));
+
+    [Function("Status")]
+    public async Task<IActionResult> Status([HttpTrigger(AuthorizationLevel.Function, "get", Route = "status")] HttpRequest request) =>
+        ApiActionResult.From(await api.StatusAsync(request.HttpContext.RequestAborted));
+
+    [Function("Flush")]
+    public async Task<IActionResult> Flush([HttpTrigger(AuthorizationLevel.Function, "post", Route = "flush")] HttpRequest request) =>
+        ApiActionResult.From(await api.FlushAsync(request.HttpContext.RequestAborted));
+}

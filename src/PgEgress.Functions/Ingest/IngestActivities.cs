@@ -1,0 +1,44 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Health;
+using PgEgress.Core.Pipeline;
+using PgEgress.Core.Replication;
+
+namespace PgEgress.Functions.Ingest;
+
+/// <summary>The ingest orchestration's activities: each hands over to Core.</summary>
+public sealed class IngestActivities(IServiceProvider services, PgEgressOptions options, PipelineStartup startup, IngestProgress progress)
+{
+    /// <summary>Core's <see cref="PipelineStartup"/> (store, source checks, registry migrations, publication, slot).</summary>
+    /// <returns>False when <paramref name="pipeline"/> is no longer configured, so its orchestration ends.</returns>
+    [Function(nameof(PrepareSource))]
+    public async Task<bool> PrepareSource([ActivityTrigger] string pipeline, FunctionContext context)
+    {
+        if (pipeline != options.Source.Slot) return false;
+        await startup.RunAsync(context.CancellationToken);
+        return true;
+    }
+
+    /// <summary>One slice of Core's <see cref="SliceConsumer"/>; only its summary goes back to the orchestrator.</summary>
+    [Function(nameof(ConsumeSlice))]
+    public async Task<SliceResult> ConsumeSlice([ActivityTrigger] string pipeline, FunctionContext context)
+    {
+        if (pipeline != options.Source.Slot)
+            throw new InvalidOperationException($"pipeline '{pipeline}' is not configured (PgEgress__Source__Slot is '{options.Source.Slot}')");
+        // A consumer of its own, disposed when the activity ends: the replication session, and with it the slot, is
+        // released between slices, whichever instance runs the next one.
+        await using var consumer = ActivatorUtilities.CreateInstance<SliceConsumer>(services);
+        try
+        {
+            var slice = await consumer.ConsumeSliceAsync(context.CancellationToken);
+            progress.SliceDone(slice);
+            return slice;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            progress.Failed(e.Message);
+            throw;
+        }
+    }
+}

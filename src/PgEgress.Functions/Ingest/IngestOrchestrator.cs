@@ -1,0 +1,54 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using PgEgress.Core.Replication;
+
+namespace PgEgress.Functions.Ingest;
+
+/// <summary>
+/// The eternal ingest orchestration, one per pipeline under a fixed instance id. Each generation consumes one slice
+/// (the ConsumeSlice activity: bounded by time, bytes and transactions, ending on a transaction boundary, returning
+/// only its summary), pauses on a durable timer when the slice was idle, and continues as new with the new state, so
+/// the history stays one generation long. Orchestrator code: no I/O, no clock but the context's.
+/// </summary>
+public static class IngestOrchestrator
+{
+    /// <summary>Activity retries: 5 s, 10 s, 20 s, … capped at 2 min, six attempts; then the generation backs off.</summary>
+    public static readonly TaskOptions ActivityRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
+        maxNumberOfAttempts: 6,
+        firstRetryInterval: TimeSpan.FromSeconds(5),
+        backoffCoefficient: 2.0,
+        maxRetryInterval: TimeSpan.FromMinutes(2)));
+
+    /// <summary>The pause after the retries gave up, before the next generation prepares the source again.</summary>
+    public static readonly TimeSpan FailureBackoff = TimeSpan.FromMinutes(1);
+
+    public static string InstanceIdFor(string pipeline) => $"pgegress-ingest-{pipeline}";
+
+    [Function(nameof(IngestOrchestrator))]
+    public static async Task Run([OrchestrationTrigger] TaskOrchestrationContext context)
+    {
+        var state = context.GetInput<IngestState>()
+            ?? throw new InvalidOperationException($"{nameof(IngestOrchestrator)} was started without its {nameof(IngestState)}");
+        try
+        {
+            if (!state.Prepared)
+            {
+                var known = await context.CallActivityAsync<bool>(nameof(IngestActivities.PrepareSource), state.Pipeline, ActivityRetry);
+                // The pipeline is no longer configured (e.g. the slot setting changed): this orchestration ends.
+                if (!known) return;
+                state = state with { Prepared = true };
+            }
+            var slice = await context.CallActivityAsync<SliceResult>(nameof(IngestActivities.ConsumeSlice), state.Pipeline, ActivityRetry);
+            state = state.After(slice);
+            if (slice.Idle)
+                await context.CreateTimer(context.CurrentUtcDateTime.Add(state.IdleDelay), CancellationToken.None);
+        }
+        catch (TaskFailedException e)
+        {
+            state = state.AfterFailure(e.Message, context.CurrentUtcDateTime);
+            await context.CreateTimer(context.CurrentUtcDateTime.Add(FailureBackoff), CancellationToken.None);
+        }
+        // Never ContinueAsNew(null): see shared/reference/azure-functions.md, gotcha #1.
+        context.ContinueAsNew(state);
+    }
+}

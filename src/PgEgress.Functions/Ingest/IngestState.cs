@@ -1,0 +1,52 @@
+using PgEgress.Core.Health;
+using PgEgress.Core.Replication;
+
+namespace PgEgress.Functions.Ingest;
+
+/// <summary>
+/// What one generation of the ingest orchestrator hands to the next through ContinueAsNew: a few counters and the
+/// last slice's summary (LSN range, counts), never the data. Built only from activity results and the orchestration's
+/// clock, so replays are deterministic.
+/// </summary>
+/// <param name="Pipeline">The pipeline (today: the source slot) whose slices this orchestration consumes.</param>
+/// <param name="IdleDelay">The durable-timer pause after a slice that staged nothing.</param>
+/// <param name="Prepared">The source and store were made ready (<see cref="IngestActivities.PrepareSource"/>) in this run.</param>
+public sealed record IngestState(
+    string Pipeline,
+    TimeSpan IdleDelay,
+    bool Prepared,
+    long Generation,
+    long Slices,
+    long IdleSlices,
+    long Transactions,
+    long Changes,
+    long Bytes,
+    SliceStatus? LastSlice,
+    string? LastError,
+    DateTime? LastErrorAt)
+{
+    public static IngestState Start(string pipeline, TimeSpan idleDelay) =>
+        new(pipeline, idleDelay, false, 0, 0, 0, 0, 0, 0, null, null, null);
+
+    public IngestState After(SliceResult slice) => this with
+    {
+        Generation = Generation + 1,
+        Slices = Slices + 1,
+        IdleSlices = slice.Idle ? IdleSlices + 1 : IdleSlices,
+        Transactions = Transactions + slice.Transactions,
+        Changes = Changes + slice.Changes,
+        Bytes = Bytes + slice.Bytes,
+        LastSlice = SliceStatus.From(slice),
+        LastError = null,
+        LastErrorAt = null,
+    };
+
+    /// <summary>After the retries gave up: prepare again next generation (its checks say what is wrong in one line).</summary>
+    public IngestState AfterFailure(string error, DateTime at) => this with
+    {
+        Generation = Generation + 1,
+        Prepared = false,
+        LastError = error,
+        LastErrorAt = at,
+    };
+}

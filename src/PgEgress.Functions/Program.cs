@@ -1,0 +1,20 @@
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Pipeline;
+using PgEgress.Functions.Orchestrations;
+
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+
+// The Host's settings (app settings PgEgress__Section__Key), validated the same way before anything runs.
+var options = builder.Configuration.GetSection(PgEgressOptions.SectionName).Get<PgEgressOptions>() ?? new PgEgressOptions();
+var errors = OptionsValidator.Validate(options);
+if (errors.Count > 0) throw new InvalidOperationException($"pgegress: configuration error: {string.Join("; ", errors)}");
+
+builder.Services.AddPgEgress(options);
+builder.Services.AddSingleton<EternalOrchestrations>();
+
+builder.Build().Run();

@@ -1,0 +1,60 @@
+namespace PgEgress.Tests.Functions;
+
+/// <summary>
+/// One generation of the ingest orchestrator, run against a scripted orchestration context (StandIns/OrchestrationProbe.cs)
+/// with its state and results passed through the worker's serializer: what it calls, when it waits, what it hands on.
+/// </summary>
+public sealed class IngestOrchestratorTests
+{
+    private static readonly Lazy<Func<bool, string[], Task<string>>> Probe = new(() =>
+    {
+        var (image, problems) = FunctionsCompilation.Compile("OrchestrationProbe.cs");
+        Assert.True(image is not null, string.Join(Environment.NewLine, problems));
+        var method = FunctionsCompilation.Load(image!).GetType("PgEgress.Tests.Functions.StandIns.OrchestrationProbe")!.GetMethod("RunAsync")!;
+        return (prepared, outcomes) => (Task<string>)method.Invoke(null, [prepared, outcomes])!;
+    });
+
+    [Fact]
+    public async Task A_new_orchestration_prepares_then_slices_and_waits_after_an_idle_slice()
+    {
+        var trace = Lines(await Probe.Value(false, ["true", "idle"]));
+        Assert.Equal("call PrepareSource(pgegress) retry=set", trace[0]);
+        Assert.Equal("call ConsumeSlice(pgegress) retry=set", trace[1]);
+        Assert.Equal("timer 00:00:10", trace[2]);
+        Assert.StartsWith("continue round-trips", trace[3]);
+        Assert.Contains("\"prepared\":true", trace[3]);
+        Assert.Contains("\"idleSlices\":1", trace[3]);
+        Assert.Equal(4, trace.Length);
+    }
+
+    [Fact]
+    public async Task A_busy_slice_continues_at_once_with_the_counts()
+    {
+        var trace = Lines(await Probe.Value(true, ["busy"]));
+        Assert.Equal("call ConsumeSlice(pgegress) retry=set", trace[0]);
+        Assert.StartsWith("continue round-trips", trace[1]);
+        Assert.Contains("\"transactions\":3", trace[1]);
+        Assert.Contains("\"changes\":7", trace[1]);
+        Assert.Contains("\"endLsn\":\"0/12C\"", trace[1]); // the last slice's summary, LSNs as text
+        Assert.Equal(2, trace.Length);
+    }
+
+    [Fact]
+    public async Task When_retries_give_up_it_backs_off_and_prepares_again_next_generation()
+    {
+        var trace = Lines(await Probe.Value(true, ["fail"]));
+        Assert.Equal("timer 00:01:00", trace[1]);
+        Assert.StartsWith("continue round-trips", trace[2]);
+        Assert.Contains("\"prepared\":false", trace[2]);
+        Assert.Contains("the source is unreachable", trace[2]);
+    }
+
+    [Fact]
+    public async Task An_orchestration_for_a_pipeline_no_longer_configured_ends()
+    {
+        var trace = Lines(await Probe.Value(false, ["false"]));
+        Assert.Equal(["call PrepareSource(pgegress) retry=set"], trace);
+    }
+
+    private static string[] Lines(string trace) => trace.Split('\n');
+}
