@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Azure.Identity;
 using Microsoft.Extensions.Logging.Console;
 using Npgsql;
 using PgEgress.Core.Configuration;
@@ -39,24 +38,12 @@ try
     builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
     var app = builder.Build();
-    // The store first: building it validates its settings, and a host that cannot write must not leave behind a
-    // publication and a slot that holds WAL on the source.
-    var store = app.Services.GetRequiredService<IObjectStore>();
-    try
-    {
-        await store.EnsureReadyAsync(app.Lifetime.ApplicationStopping);
-    }
-    catch (Exception e) when (e is IOException or UnauthorizedAccessException or HttpRequestException or TimeoutException
-                                   or TaskCanceledException { InnerException: TimeoutException } or AuthenticationFailedException)
-    {
-        return Fail("startup error", $"the store {store.Describe} is not usable: {e.Message}", 1);
-    }
-    await app.Services.GetRequiredService<SourceSetup>().RunAsync(app.Lifetime.ApplicationStopping);
+    await app.Services.GetRequiredService<PipelineStartup>().RunAsync(app.Lifetime.ApplicationStopping);
     app.MapPgEgressApi();
     await app.RunAsync();
     return 0;
 }
-catch (SourceSetupException e)
+catch (PipelineSetupException e)
 {
     return Fail("startup error", e.Message, 1);
 }

@@ -47,7 +47,10 @@ public sealed class BatchFlusher(
         }
 
         var to = segments[^1].EndLsn;
-        var work = Path.Combine(options.WorkDirectory, $"flush-{Guid.NewGuid():N}");
+        // Under the lock no other flush of this slot runs, so whatever a killed one left in the folder is garbage.
+        var flushRoot = Path.Combine(options.WorkDirectory, Slot, "flush");
+        if (Directory.Exists(flushRoot)) Directory.Delete(flushRoot, recursive: true);
+        var work = Path.Combine(flushRoot, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(work);
         try
         {

@@ -1,3 +1,4 @@
+using Azure.Identity;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Storage;
 
@@ -10,12 +11,20 @@ namespace PgEgress.Core.Pipeline;
 /// each ingest orchestration (an activity), so that a scale-out never runs it in every instance at once.
 /// Idempotent: every step tolerates having run before.
 /// </summary>
-/// <exception cref="SourceSetupException">The source cannot be used; the message says why.</exception>
+/// <exception cref="PipelineSetupException">The store or the source cannot be used; the message says why.</exception>
 public sealed class PipelineStartup(IObjectStore store, SourceSetup setup)
 {
     public async Task RunAsync(CancellationToken ct)
     {
-        await store.EnsureReadyAsync(ct);
+        try
+        {
+            await store.EnsureReadyAsync(ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HttpRequestException or TimeoutException
+                                       or TaskCanceledException { InnerException: TimeoutException } or AuthenticationFailedException)
+        {
+            throw new PipelineSetupException($"the store {store.Describe} is not usable: {e.Message}", e);
+        }
         await setup.RunAsync(ct);
     }
 }

@@ -1,3 +1,4 @@
+using PgEgress.Core.Pipeline;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -27,7 +28,7 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
-            throw new SourceSetupException($"the role '{conn.UserName}' cannot set up PgEgress's cdc_registry schema in database '{conn.Database}': {e.MessageText}; run GRANT CREATE ON DATABASE {Sql.Ident(conn.Database)} TO {Sql.Ident(conn.UserName!)}", e);
+            throw new PipelineSetupException($"the role '{conn.UserName}' cannot set up PgEgress's cdc_registry schema in database '{conn.Database}': {e.MessageText}; run GRANT CREATE ON DATABASE {Sql.Ident(conn.Database)} TO {Sql.Ident(conn.UserName!)}", e);
         }
         if (applied > 0) logger.LogInformation("Applied {Count} cdc_registry migration(s)", applied);
         await EnsurePublicationAsync(conn, ct);
@@ -45,15 +46,15 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         }
         catch (PostgresException e) when (e.SqlState is "28P01" or "28000")
         {
-            throw new SourceSetupException($"the source database at {where} refused the login of '{builder.Username}': {e.MessageText}", e);
+            throw new PipelineSetupException($"the source database at {where} refused the login of '{builder.Username}': {e.MessageText}", e);
         }
         catch (PostgresException e) when (e.SqlState == "3D000")
         {
-            throw new SourceSetupException($"the source database {where} does not exist: {e.MessageText}", e);
+            throw new PipelineSetupException($"the source database {where} does not exist: {e.MessageText}", e);
         }
         catch (NpgsqlException e) when (e.InnerException is SocketException or TimeoutException || e is NpgsqlException { IsTransient: true })
         {
-            throw new SourceSetupException($"cannot reach the source database at {where}: {e.InnerException?.Message ?? e.Message}", e);
+            throw new PipelineSetupException($"cannot reach the source database at {where}: {e.InnerException?.Message ?? e.Message}", e);
         }
     }
 
@@ -70,13 +71,13 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         var (versionNum, version, walLevel, canReplicate, user, encoding) =
             (r.GetInt32(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetString(4), r.GetString(5));
         if (versionNum < MinimumServerVersion)
-            throw new SourceSetupException($"the source runs PostgreSQL {version}; PgEgress needs PostgreSQL 14 or later (pgoutput logical messages)");
+            throw new PipelineSetupException($"the source runs PostgreSQL {version}; PgEgress needs PostgreSQL 14 or later (pgoutput logical messages)");
         if (walLevel != "logical")
-            throw new SourceSetupException($"the source has wal_level={walLevel}; set wal_level=logical (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL");
+            throw new PipelineSetupException($"the source has wal_level={walLevel}; set wal_level=logical (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL");
         if (!canReplicate)
-            throw new SourceSetupException($"the role '{user}' lacks the REPLICATION privilege; run ALTER ROLE {Sql.Ident(user)} REPLICATION");
+            throw new PipelineSetupException($"the role '{user}' lacks the REPLICATION privilege; run ALTER ROLE {Sql.Ident(user)} REPLICATION");
         if (encoding != "UTF8")
-            throw new SourceSetupException($"the source database uses encoding {encoding}; PgEgress writes UTF-8 and needs a UTF8 database");
+            throw new PipelineSetupException($"the source database uses encoding {encoding}; PgEgress writes UTF-8 and needs a UTF8 database");
     }
 
     private async Task EnsurePublicationAsync(NpgsqlConnection conn, CancellationToken ct)
@@ -89,14 +90,14 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
             if (await find.ExecuteScalarAsync(ct) is bool allTables)
             {
                 if (allTables)
-                    throw new SourceSetupException($"publication '{options.Publication}' is FOR ALL TABLES, which also publishes PgEgress's own cdc_registry tables; use a publication for specific tables or schemas");
+                    throw new PipelineSetupException($"publication '{options.Publication}' is FOR ALL TABLES, which also publishes PgEgress's own cdc_registry tables; use a publication for specific tables or schemas");
                 await using var registry = new NpgsqlCommand(
                     "SELECT count(*) FROM pg_publication_tables WHERE pubname = $1 AND schemaname = 'cdc_registry'", conn)
                 {
                     Parameters = { new() { Value = options.Publication } },
                 };
                 if ((long)(await registry.ExecuteScalarAsync(ct))! > 0)
-                    throw new SourceSetupException($"publication '{options.Publication}' publishes tables of the cdc_registry schema; remove them (ALTER PUBLICATION … DROP TABLE / DROP TABLES IN SCHEMA cdc_registry)");
+                    throw new PipelineSetupException($"publication '{options.Publication}' publishes tables of the cdc_registry schema; remove them (ALTER PUBLICATION … DROP TABLE / DROP TABLES IN SCHEMA cdc_registry)");
                 return;
             }
         }
@@ -112,7 +113,7 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         {
             var schemas = options.Schemas.Count > 0 ? options.Schemas : await UserSchemasAsync(conn, ct);
             if (schemas.Contains("cdc_registry"))
-                throw new SourceSetupException("PgEgress:Source:Schemas lists cdc_registry, PgEgress's own registry; it cannot be published");
+                throw new PipelineSetupException("PgEgress:Source:Schemas lists cdc_registry, PgEgress's own registry; it cannot be published");
             foreach (var schema in schemas) await CheckSchemaExistsAsync(conn, schema, ct);
             target = "FOR TABLES IN SCHEMA " + string.Join(", ", schemas.Select(Sql.Ident));
         }
@@ -124,7 +125,7 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
-            throw new SourceSetupException($"cannot create publication '{options.Publication}': {e.MessageText}; create it yourself or grant the privilege", e);
+            throw new PipelineSetupException($"cannot create publication '{options.Publication}': {e.MessageText}; create it yourself or grant the privilege", e);
         }
         logger.LogInformation("Created publication {Publication} {Target}", options.Publication, target);
     }
@@ -147,17 +148,17 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         }
         catch (PostgresException e)
         {
-            throw new SourceSetupException($"PgEgress:Source:Tables has '{name}', which is not a valid table name: {e.MessageText}", e);
+            throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', which is not a valid table name: {e.MessageText}", e);
         }
         await using (r)
         {
             if (!await r.ReadAsync(ct))
-                throw new SourceSetupException($"PgEgress:Source:Tables has '{name}', but no such table exists in the source database");
+                throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', but no such table exists in the source database");
             if (r.GetString(1) is not ("r" or "p"))
-                throw new SourceSetupException($"PgEgress:Source:Tables has '{name}', which is not a table");
+                throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', which is not a table");
             var qualified = r.GetString(0);
             if (qualified.StartsWith("cdc_registry.", StringComparison.Ordinal))
-                throw new SourceSetupException($"PgEgress:Source:Tables has '{name}', which belongs to PgEgress's own registry");
+                throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', which belongs to PgEgress's own registry");
             return qualified;
         }
     }
@@ -179,7 +180,7 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
     {
         await using var cmd = new NpgsqlCommand("SELECT 1 FROM pg_namespace WHERE nspname = $1", conn) { Parameters = { new() { Value = schema } } };
         if (await cmd.ExecuteScalarAsync(ct) is null)
-            throw new SourceSetupException($"PgEgress:Source:Schemas has '{schema}', but no such schema exists in the source database");
+            throw new PipelineSetupException($"PgEgress:Source:Schemas has '{schema}', but no such schema exists in the source database");
     }
 
     private async Task EnsureSlotAsync(NpgsqlConnection conn, CancellationToken ct)
@@ -195,9 +196,9 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
             {
                 var (plugin, database, type) = (r.IsDBNull(0) ? "" : r.GetString(0), r.IsDBNull(1) ? "" : r.GetString(1), r.GetString(2));
                 if (type != "logical" || plugin != "pgoutput")
-                    throw new SourceSetupException($"replication slot '{options.Slot}' exists but is a {type} slot with plugin '{plugin}'; PgEgress needs a logical pgoutput slot — choose another PgEgress:Source:Slot");
+                    throw new PipelineSetupException($"replication slot '{options.Slot}' exists but is a {type} slot with plugin '{plugin}'; PgEgress needs a logical pgoutput slot — choose another PgEgress:Source:Slot");
                 if (database != conn.Database)
-                    throw new SourceSetupException($"replication slot '{options.Slot}' belongs to database '{database}', not '{conn.Database}'");
+                    throw new PipelineSetupException($"replication slot '{options.Slot}' belongs to database '{database}', not '{conn.Database}'");
                 return;
             }
         }
@@ -210,7 +211,7 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         catch (PostgresException e)
         {
             // Typically max_replication_slots or max_wal_senders exhausted; PostgreSQL's hint says what to do.
-            throw new SourceSetupException($"cannot create replication slot '{options.Slot}': {e.MessageText}{(e.Hint is { Length: > 0 } hint ? $" ({hint})" : "")}", e);
+            throw new PipelineSetupException($"cannot create replication slot '{options.Slot}': {e.MessageText}{(e.Hint is { Length: > 0 } hint ? $" ({hint})" : "")}", e);
         }
         logger.LogInformation("Created replication slot {Slot}", options.Slot);
     }
