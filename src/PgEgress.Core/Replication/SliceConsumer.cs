@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
@@ -6,6 +7,7 @@ using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
@@ -25,15 +27,21 @@ public sealed class SliceConsumer(
     RegistryStore registry,
     ILogger<SliceConsumer> logger) : IAsyncDisposable
 {
+    // Idle time per slot for the whole process: a consumer may live for one slice only (a Functions activity),
+    // and the heartbeat must still come once the published tables have been quiet for the interval.
+    private static readonly ConcurrentDictionary<string, DateTime> LastActivity = new();
+
     private readonly RelationCatalog _catalog = new(source);
     private readonly Dictionary<uint, RelationSchema> _relations = [];
     private ReplicationSession? _session;
     private ulong _staged;
     private ulong _acknowledged;
-    private DateTime _lastActivity = DateTime.UtcNow;
     private byte[] _valueBuffer = new byte[8192];
 
     private string Slot => options.Source.Slot;
+
+    /// <summary>Spool and spill files of this slot's slices; only one consumer per slot writes here.</summary>
+    private string IngestFolder => Path.Combine(options.WorkDirectory, Slot, "ingest");
 
     /// <summary>Consumes one slice. Cancelling <paramref name="stop"/> ends it at once: committed transactions are staged and acknowledged, an open one is left for the next run.</summary>
     public async Task<SliceResult> ConsumeSliceAsync(CancellationToken stop)
@@ -44,9 +52,9 @@ public sealed class SliceConsumer(
         var session = _session!;
         var startLsn = _staged;
 
-        Directory.CreateDirectory(options.WorkDirectory);
-        var spool = Path.Combine(options.WorkDirectory, $"{Slot}-{Guid.NewGuid():N}.seg");
-        using var segment = new SegmentWriter(spool, Slot, startLsn, options.WorkDirectory);
+        Directory.CreateDirectory(IngestFolder);
+        var spool = Path.Combine(IngestFolder, $"{Guid.NewGuid():N}.seg");
+        using var segment = new SegmentWriter(spool, Slot, startLsn, IngestFolder);
         var flushRequested = false;
         var inTransaction = false;
         var skipTransaction = false;
@@ -62,11 +70,15 @@ public sealed class SliceConsumer(
                 if (!inTransaction && (flushRequested || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
                                        || segment.Bytes >= options.Slice.MaxBytes || segment.TransactionCount >= options.Slice.MaxTransactions))
                     break;
-                var wait = inTransaction ? Timeout.InfiniteTimeSpan : options.Slice.MaxDuration - clock.Elapsed;
+                // Inside a transaction, wait for its next message however long it takes (only stop ends the wait); outside
+                // one, until the slice's time bound. Only the remaining time is clamped: InfiniteTimeSpan is -1 ms, and clamping
+                // it to zero turned every wait for the network inside a transaction into a busy poll.
+                var remaining = options.Slice.MaxDuration - clock.Elapsed;
+                var wait = inTransaction ? Timeout.InfiniteTimeSpan : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
                 bool got;
                 try
                 {
-                    got = await session.NextAsync(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, stop);
+                    got = await session.NextAsync(wait, stop);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
@@ -168,11 +180,13 @@ public sealed class SliceConsumer(
             var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned);
             // The stream stopped inside a transaction; a new session restarts it from the acknowledged position.
             if (abandoned) await DropSessionAsync();
-            if (!result.Idle) _lastActivity = DateTime.UtcNow;
-            else if (DateTime.UtcNow - _lastActivity >= options.Slice.HeartbeatInterval)
+            var now = DateTime.UtcNow;
+            var lastActivity = LastActivity.GetOrAdd(Slot, now);
+            if (!result.Idle) LastActivity[Slot] = now;
+            else if (now - lastActivity >= options.Slice.HeartbeatInterval)
             {
                 await PgEgressMessages.EmitAsync(source, PgEgressMessages.Heartbeat, CancellationToken.None);
-                _lastActivity = DateTime.UtcNow;
+                LastActivity[Slot] = now;
             }
             return result;
         }
@@ -233,6 +247,8 @@ public sealed class SliceConsumer(
 
     private async Task OpenAsync(CancellationToken ct)
     {
+        // No slice is being written while the session is closed: anything in the folder was left by a killed process.
+        if (Directory.Exists(IngestFolder)) Directory.Delete(IngestFolder, recursive: true);
         _staged = await registry.GetStagedLsnAsync(Slot, ct);
         await SweepOrphanSegmentsAsync(ct);
         try
@@ -241,7 +257,7 @@ public sealed class SliceConsumer(
         }
         catch (PostgresException e) when (e.SqlState == "55006")
         {
-            throw new SourceSetupException($"replication slot '{Slot}' is in use by another process: {e.MessageText}", e);
+            throw new PipelineSetupException($"replication slot '{Slot}' is in use by another process: {e.MessageText}", e);
         }
         _acknowledged = _staged;
         logger.LogInformation("Streaming slot {Slot} from {Lsn}", Slot, Output.PgText.Lsn(_staged));

@@ -35,6 +35,40 @@ public sealed class IdleSlotTests(PostgresFixture pg, ITestOutputHelper output) 
         output.WriteLine($"slot passed the unpublished writes {elapsed.TotalSeconds:0.0} s after them (no heartbeat)");
     }
 
+    /// <summary>
+    /// The Functions app makes a new consumer for every slice; the heartbeat must still come once the published tables
+    /// have been quiet for the interval. A test_decoding probe slot in the same database sees the heartbeat messages.
+    /// </summary>
+    [Fact]
+    public async Task A_consumer_per_slice_still_writes_heartbeats_when_everything_is_quiet()
+    {
+        await using var rig = await DurabilityRig.CreateAsync(pg, "idle_per_slice");
+        var options = InProcessPipeline.DefaultOptions(rig.ConnectionString, Path.Combine(_root, "per_slice"));
+        options.Source.Slot = rig.Slot;
+        options.Slice.MaxDuration = TimeSpan.FromMilliseconds(300);
+        options.Slice.HeartbeatInterval = TimeSpan.FromSeconds(1);
+        await using var pipeline = await InProcessPipeline.StartAsync(options, ingest: false);
+        var probe = rig.Slot + "_probe";
+        await rig.ExecAsync($"SELECT pg_create_logical_replication_slot('{probe}', 'test_decoding')");
+        try
+        {
+            const string heartbeats = "SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, NULL) WHERE data LIKE '%prefix: pgegress%heartbeat%'";
+            var clock = Stopwatch.StartNew();
+            while (await rig.ScalarAsync<long>(heartbeats.Replace("$1", $"'{probe}'")) == 0)
+            {
+                Assert.True(clock.Elapsed < Deadline, "slices on fresh consumers never wrote a heartbeat");
+                await using var consumer = pipeline.NewSliceConsumer();
+                var slice = await consumer.ConsumeSliceAsync(default);
+                Assert.Equal(0, slice.Transactions);
+            }
+            Assert.Equal(0L, await rig.ScalarAsync<long>("SELECT count(*) FROM cdc_registry.segments"));
+        }
+        finally
+        {
+            await rig.ExecAsync($"SELECT pg_drop_replication_slot('{probe}')");
+        }
+    }
+
     private async Task<TimeSpan> RunAsync(string name, TimeSpan heartbeat)
     {
         await using var rig = await DurabilityRig.CreateAsync(pg, name);

@@ -52,6 +52,9 @@ public sealed class InProcessPipeline : IAsyncDisposable
         return pipeline;
     }
 
+    /// <summary>A consumer of its own, as a Functions activity makes one per slice.</summary>
+    public SliceConsumer NewSliceConsumer() => ActivatorUtilities.CreateInstance<SliceConsumer>(_services);
+
     public void StartIngest() => _ingest = Task.Run(() => _services.GetRequiredService<IngestLoop>().RunAsync(_stop.Token));
 
     /// <summary>Flushes everything committed before the call, as POST /api/flush does.</summary>
