@@ -88,6 +88,18 @@ param sliceMaxTransactions int = 10000
 @description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
 param sliceHeartbeatInterval string = '00:00:30'
 
+@description('PgEgress__Reload__InitialLoad: when the slot is first created, export every published table before streaming it.')
+param reloadInitialLoad bool = true
+
+@description('PgEgress__Reload__Workers: parallel export connections of a reload, each importing the same snapshot.')
+param reloadWorkers int = 2
+
+@description('PgEgress__Reload__SplitAboveBytes: a table larger than this on disk is exported as CTID ranges in parallel.')
+param reloadSplitAboveBytes int = 268435456
+
+@description('PgEgress__Reload__RangeBytes: on-disk bytes of table per CTID range.')
+param reloadRangeBytes int = 134217728
+
 @description('PgEgress__WorkDirectory: local spool for segments and batch parts before upload (the instance\'s local disk).')
 param workDirectory string = '/tmp/pgegress'
 
@@ -251,6 +263,22 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Slice__HeartbeatInterval'
     value: sliceHeartbeatInterval
+  }
+  {
+    name: 'PgEgress__Reload__InitialLoad'
+    value: string(reloadInitialLoad)
+  }
+  {
+    name: 'PgEgress__Reload__Workers'
+    value: string(reloadWorkers)
+  }
+  {
+    name: 'PgEgress__Reload__SplitAboveBytes'
+    value: string(reloadSplitAboveBytes)
+  }
+  {
+    name: 'PgEgress__Reload__RangeBytes'
+    value: string(reloadRangeBytes)
   }
   {
     // The Host's key for its routes. The Functions app's routes use function keys instead, so it stays empty here.

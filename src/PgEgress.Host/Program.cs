@@ -34,6 +34,7 @@ try
     builder.Services.AddSingleton(options.Api);
     builder.Services.AddHostedService<IngestService>();
     builder.Services.AddHostedService<FlushService>();
+    builder.Services.AddHostedService<ReloadService>();
     builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
     builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 

@@ -1,5 +1,8 @@
 using PgEgress.Core.Batching;
+using System.Globalization;
+using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
+using PgEgress.Core.Registry;
 
 namespace PgEgress.Core.Api;
 
@@ -7,7 +10,7 @@ namespace PgEgress.Core.Api;
 /// What each route of the HTTP API does, shared by the Host (Kestrel) and the Functions app (HTTP triggers), so the
 /// two serve the same answers. Authorization is the runtime's: the Host's key filter, the Functions function keys.
 /// </summary>
-public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestProgress progress)
+public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestProgress progress, OperationStore operations, SourceOptions source)
 {
     /// <summary>How long <c>POST /api/flush</c> waits for ingest to stage past its marker (under the 230 s Azure front-end limit).</summary>
     public static readonly TimeSpan FlushTimeout = TimeSpan.FromMinutes(2);
@@ -38,5 +41,35 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
         {
             return ApiReply.Fail(504, e.Message);
         }
+    }
+
+    /// <summary>
+    /// <c>POST /api/tables/{table}/reload</c>: 202 with the new operation; 200 with the one already waiting or exporting
+    /// for the table; 400 for a name that is not a table name, 404 for an unknown table, 409 for a table outside the
+    /// publication. The name only ever reaches the database as a bind parameter.
+    /// </summary>
+    public async Task<ApiReply> RequestReloadAsync(string table, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(table) || table.Length > 300)
+            return ApiReply.Fail(400, "the table name must be schema.table, 1 to 300 characters");
+        var request = await operations.RequestAsync(source.Slot, table, "http", ct);
+        return request.Outcome switch
+        {
+            ReloadRequestOutcome.Accepted => ApiReply.Json(OperationStatus.From(request.Operation!, null, request.Created), request.Created ? 202 : 200),
+            ReloadRequestOutcome.NotFound => ApiReply.Fail(404, request.Problem!),
+            ReloadRequestOutcome.NotPublished => ApiReply.Fail(409, request.Problem!),
+            _ => ApiReply.Fail(400, request.Problem!),
+        };
+    }
+
+    /// <summary><c>GET /api/operations/{id}</c>: a reload or initial load of this pipeline, with live progress while it exports.</summary>
+    public async Task<ApiReply> OperationAsync(string id, CancellationToken ct)
+    {
+        if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            return ApiReply.Fail(400, $"'{id}' is not an operation id (a positive whole number)");
+        var op = await operations.GetAsync(number, ct);
+        return op is null || op.Slot != source.Slot
+            ? ApiReply.Fail(404, $"no operation {number} in pipeline '{source.Slot}'")
+            : ApiReply.Json(status.Operation(op));
     }
 }

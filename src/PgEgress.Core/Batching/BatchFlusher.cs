@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgEgress.Core.Configuration;
@@ -15,12 +16,15 @@ namespace PgEgress.Core.Batching;
 /// and registered afterwards, together with the cursor, in one registry transaction; a flush that dies before
 /// that leaves only unregistered files, which the re-run overwrites with the same names. Segments every cursor
 /// has passed are deleted last. One flush runs at a time per slot, across processes (an advisory lock).
+/// A table with a reload under way is held back from its request marker on (<see cref="ReloadHolds"/>); once the
+/// reload file is registered, the next flush writes its held changes from the reload's consistent point.
 /// </summary>
 public sealed class BatchFlusher(
     PgEgressOptions options,
     NpgsqlDataSource source,
     IObjectStore store,
     RegistryStore registry,
+    OperationStore operations,
     ILogger<BatchFlusher> logger)
 {
     private string Slot => options.Source.Slot;
@@ -42,11 +46,15 @@ public sealed class BatchFlusher(
         var segments = await registry.GetSegmentsAsync(Slot, from, ct);
         if (segments.Count == 0)
         {
-            await registry.CommitFlushAsync(Slot, [], new Dictionary<string, (int, string)>(), from, window.Cut, ct);
+            await registry.CommitFlushAsync(Slot, [], new Dictionary<string, (int, string)>(), from, window.Cut, [], ct);
             return new FlushResult(batch, window.Cut, PgText.Lsn(from), PgText.Lsn(from), 0, [], 0);
         }
 
         var to = segments[^1].EndLsn;
+        // Read after the segments: a marker is registered together with its segment, so every marker up to `to` is here.
+        var holds = new ReloadHolds(await operations.GetHoldsAsync(Slot, ct));
+        var readFrom = Math.Min(from, holds.ReadFrom);
+        if (readFrom < from) segments = await registry.GetSegmentsAsync(Slot, readFrom, ct);
         // Under the lock no other flush of this slot runs, so whatever a killed one left in the folder is garbage.
         var flushRoot = Path.Combine(options.WorkDirectory, Slot, "flush");
         if (Directory.Exists(flushRoot)) Directory.Delete(flushRoot, recursive: true);
@@ -55,13 +63,13 @@ public sealed class BatchFlusher(
         try
         {
             var states = await registry.GetTableStatesAsync(ct);
-            var tables = await WritePartsAsync(segments, from, work, ct);
+            var (tables, ddl) = await WritePartsAsync(segments, readFrom, from, to, holds, work, ct);
             // From the first upload to the registration the flush is not torn by shutdown: stopping in between would
             // leave complete but unregistered batch files in the output. These steps are short (the parts are already
             // on local disk); a crash here is still safe, as readers trust only the registry.
-            var (files, schemas) = await UploadAsync(tables, states, batch, CancellationToken.None);
+            var (files, schemas) = await UploadAsync(tables, ddl, states, batch, CancellationToken.None);
             CrashPoint.Hit(CrashPoint.FlushFilesWritten);
-            await registry.CommitFlushAsync(Slot, files, schemas, to, window.Cut, CancellationToken.None);
+            await registry.CommitFlushAsync(Slot, files, schemas, to, window.Cut, holds.Releasable, CancellationToken.None);
             CrashPoint.Hit(CrashPoint.FlushRegistered);
             // Logged once registered: the clean-up below may still be cancelled by shutdown, the batch stays.
             logger.LogInformation("Flushed batch {Batch}: {Files} file(s), {Rows} row(s), LSN {From} to {To}",
@@ -76,10 +84,15 @@ public sealed class BatchFlusher(
         }
     }
 
-    /// <summary>Streams every staged transaction after <paramref name="from"/> into per-table CSV parts on local disk.</summary>
-    private async Task<Dictionary<string, List<CsvPartWriter>>> WritePartsAsync(List<SegmentRecord> segments, ulong from, string work, CancellationToken ct)
+    /// <summary>
+    /// Streams the staged transactions into per-table CSV parts on local disk: those after <paramref name="from"/>,
+    /// and the held-back changes of finished reloads wherever they start. DDL markers are collected per table.
+    /// </summary>
+    private async Task<(Dictionary<string, List<CsvPartWriter>> Tables, Dictionary<string, List<DdlStatement>> Ddl)> WritePartsAsync(
+        List<SegmentRecord> segments, ulong readFrom, ulong from, ulong to, ReloadHolds holds, string work, CancellationToken ct)
     {
         var tables = new Dictionary<string, List<CsvPartWriter>>(StringComparer.Ordinal);
+        var ddl = new Dictionary<string, List<DdlStatement>>(StringComparer.Ordinal);
         var partCount = 0;
         try
         {
@@ -90,23 +103,33 @@ public sealed class BatchFlusher(
                 using var reader = new SegmentReader(stream, segment.Path, segment.Sha256);
                 while (reader.NextTransaction(out var txn))
                 {
-                    var skip = txn.EndLsn <= from;
+                    if (txn.EndLsn <= readFrom || txn.EndLsn > to)
+                    {
+                        while (reader.NextChange(out _)) { }
+                        continue;
+                    }
                     var seq = 0;
                     while (reader.NextChange(out var change))
                     {
-                        if (skip) continue;
+                        if (change.Kind == ChangeKind.Message)
+                        {
+                            if (txn.EndLsn > from && DdlStatement.From(change, txn, Slot) is { } statement)
+                                (ddl.TryGetValue(statement.Table, out var list) ? list : ddl[statement.Table] = []).Add(statement);
+                            continue;
+                        }
                         foreach (var row in ChangeRows.From(change))
                         {
+                            // _seq numbers every row of the transaction, written or held, so it is the same whichever flush writes it.
                             seq++;
-                            var part = PartFor(row.Relation);
-                            part.Write(row, txn, seq);
+                            if (!holds.Writes(row.Relation.RelationId, txn, from)) continue;
+                            PartFor(row.Relation).Write(row, txn, seq);
                         }
                     }
                     ct.ThrowIfCancellationRequested();
                 }
             }
             foreach (var part in tables.Values.SelectMany(p => p)) part.Close();
-            return tables;
+            return (tables, ddl);
         }
         catch
         {
@@ -129,8 +152,14 @@ public sealed class BatchFlusher(
         }
     }
 
+    /// <summary>
+    /// Uploads each table's parts and schema.yml. Consecutive parts of one shape share a batch folder; a shape change
+    /// within the window starts a new folder, {batch}_v{version}, so each schema.yml describes every row beside it.
+    /// The window's DDL goes to ddl.sql in the table's {batch} folder.
+    /// </summary>
     private async Task<(List<FileRecord> Files, Dictionary<string, (int, string)> Schemas)> UploadAsync(
-        Dictionary<string, List<CsvPartWriter>> tables, Dictionary<string, TableStateRecord> states, string batch, CancellationToken ct)
+        Dictionary<string, List<CsvPartWriter>> tables, Dictionary<string, List<DdlStatement>> ddl,
+        Dictionary<string, TableStateRecord> states, string batch, CancellationToken ct)
     {
         var files = new List<FileRecord>();
         var schemas = new Dictionary<string, (int, string)>(StringComparer.Ordinal);
@@ -138,27 +167,49 @@ public sealed class BatchFlusher(
         {
             var version = states.TryGetValue(table, out var state) ? state.SchemaVersion : 0;
             var fingerprint = state?.SchemaFingerprint;
-            var folder = $"{OutputLayout.TableFolder(parts[0].Schema.Namespace, parts[0].Schema.Name)}/{batch}";
-            for (var i = 0; i < parts.Count; i++)
+            var tableFolder = OutputLayout.TableFolder(parts[0].Schema.Namespace, parts[0].Schema.Name);
+            var hasDdl = ddl.ContainsKey(table);
+            var groups = new List<List<CsvPartWriter>>();
+            foreach (var part in parts)
             {
-                var part = parts[i];
-                if (part.Schema.Fingerprint != fingerprint)
+                if (groups.Count == 0 || groups[^1][0].Schema.Fingerprint != part.Schema.Fingerprint) groups.Add([]);
+                groups[^1].Add(part);
+            }
+            for (var g = 0; g < groups.Count; g++)
+            {
+                var group = groups[g];
+                if (group[0].Schema.Fingerprint != fingerprint)
                 {
                     version++;
-                    fingerprint = part.Schema.Fingerprint;
+                    fingerprint = group[0].Schema.Fingerprint;
                 }
-                var path = $"{folder}/{OutputLayout.StreamingFile(i + 1, parts.Count)}";
-                await using var file = File.OpenRead(part.SpoolPath);
-                var sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
-                file.Position = 0;
-                await store.PutAsync(path, file, ct);
-                files.Add(new FileRecord(table, batch, path, "streaming", part.StartLsn, part.EndLsn, part.Rows, file.Length, sha, false, version));
-            }
-            var last = parts[^1];
-            var yaml = SchemaDocument.For(last.Schema, version, parts[0].StartLsn, last.EndLsn).ToYaml();
-            await using (var schemaStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(yaml)))
+                var groupBatch = g == 0 ? batch : OutputLayout.ShapeBatch(batch, version);
+                var folder = $"{tableFolder}/{groupBatch}";
+                for (var i = 0; i < group.Count; i++)
+                {
+                    var part = group[i];
+                    var path = $"{folder}/{OutputLayout.StreamingFile(i + 1, group.Count)}";
+                    await using var file = File.OpenRead(part.SpoolPath);
+                    var sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
+                    file.Position = 0;
+                    await store.PutAsync(path, file, ct);
+                    files.Add(new FileRecord(table, groupBatch, path, "streaming", part.StartLsn, part.EndLsn, part.Rows, file.Length, sha, hasDdl, version));
+                }
+                var yaml = SchemaDocument.For(group[0].Schema, version, group[0].StartLsn, group[^1].EndLsn).ToYaml();
+                await using var schemaStream = new MemoryStream(Encoding.UTF8.GetBytes(yaml));
                 await store.PutAsync($"{folder}/{OutputLayout.SchemaFile}", schemaStream, ct);
+            }
             schemas[table] = (version, fingerprint!);
+        }
+        foreach (var (table, statements) in ddl)
+        {
+            var version = schemas.TryGetValue(table, out var v) ? v.Item1 : states.TryGetValue(table, out var state) ? state.SchemaVersion : 0;
+            var path = $"{statements[0].TableFolder}/{batch}/{OutputLayout.DdlFile}";
+            var bytes = Encoding.UTF8.GetBytes(DdlStatement.Script(statements));
+            await using var file = new MemoryStream(bytes);
+            await store.PutAsync(path, file, ct);
+            files.Add(new FileRecord(table, batch, path, "ddl", statements[0].Lsn, statements[^1].Lsn, statements.Count, bytes.Length,
+                Convert.ToHexStringLower(SHA256.HashData(bytes)), true, version));
         }
         return (files, schemas);
     }

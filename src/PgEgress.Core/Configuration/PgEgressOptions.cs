@@ -10,6 +10,7 @@ public sealed class PgEgressOptions
     public BatchOptions Batch { get; set; } = new();
     public SliceOptions Slice { get; set; } = new();
     public ApiOptions Api { get; set; } = new();
+    public ReloadOptions Reload { get; set; } = new();
 
     /// <summary>Local folder for spool files (segments and batch parts before upload). Default: the temp folder.</summary>
     public string WorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "pgegress");
@@ -84,6 +85,21 @@ public sealed class SliceOptions
 
     /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class ReloadOptions
+{
+    /// <summary>When the slot is first created, export every published table under its snapshot before streaming them.</summary>
+    public bool InitialLoad { get; set; } = true;
+
+    /// <summary>Parallel export connections; each imports the same snapshot.</summary>
+    public int Workers { get; set; } = 2;
+
+    /// <summary>A table larger than this (on-disk bytes) is exported as CTID ranges in parallel.</summary>
+    public long SplitAboveBytes { get; set; } = 256L << 20;
+
+    /// <summary>On-disk bytes of table covered by one CTID range.</summary>
+    public long RangeBytes { get; set; } = 128L << 20;
 }
 
 public sealed class ApiOptions

@@ -13,6 +13,8 @@ public static class CrashPoint
     public const string SegmentRegistered = "slice-segment-registered";
     public const string FlushFilesWritten = "flush-files-written";
     public const string FlushRegistered = "flush-registered";
+    public const string ReloadMidExport = "reload-mid-export";
+    public const string ReloadFileUploaded = "reload-file-uploaded";
 
     private static readonly string? Armed = Environment.GetEnvironmentVariable("PGEGRESS_CRASH_AT");
 

@@ -3,12 +3,14 @@ using NpgsqlTypes;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Registry;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Health;
 
 /// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
-public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source, IObjectStore store, RegistryStore registry, IngestProgress progress)
+public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source, IObjectStore store, RegistryStore registry,
+    OperationStore operations, IngestProgress progress, ReloadProgress exports)
 {
     public async Task<StatusReport> ReadAsync(CancellationToken ct)
     {
@@ -20,10 +22,16 @@ public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source,
             .Select(t => new TableStatus(t.Table, t.Mode, t.SchemaVersion, t.Files, t.Rows, t.Bytes, t.LastBatch,
                 t.LastEndLsn is { } l ? PgText.Lsn(l) : null))
             .ToList();
+        var ops = (await operations.GetRecentAsync(options.Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();
         var (slice, flush, error, errorAt) = progress.Snapshot();
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
-            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables);
+            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables, ops);
     }
+
+    /// <summary>Finished operations listed in /api/status besides every unfinished one.</summary>
+    public const int RecentOperations = 20;
+
+    public OperationStatus Operation(OperationRecord op) => OperationStatus.From(op, exports.For(op.Id));
 
     private async Task<SlotStatus> ReadSlotAsync(CancellationToken ct)
     {

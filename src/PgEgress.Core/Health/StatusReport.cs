@@ -20,7 +20,8 @@ public sealed record StatusReport(
     FlushResult? LastFlush,
     string? LastError,
     DateTime? LastErrorAt,
-    IReadOnlyList<TableStatus> Tables);
+    IReadOnlyList<TableStatus> Tables,
+    IReadOnlyList<OperationStatus> Operations);
 
 public sealed record ReadinessCheck(string Name, bool Ok, string Detail);
 

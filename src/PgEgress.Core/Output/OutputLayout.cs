@@ -20,6 +20,16 @@ public static class OutputLayout
 
     public const string SchemaFile = "schema.yml";
 
+    public const string FullReloadFile = "full_reload.csv.gz";
+
+    /// <summary>A reload's batch folder: the snapshot's second plus the operation, so it never collides with a streaming window's folder.</summary>
+    public static string ReloadBatch(DateTime snapshotTimeUtc, long operationId) => $"{Batch(snapshotTimeUtc)}_reload-{operationId}";
+
+    public const string DdlFile = "ddl.sql";
+
+    /// <summary>The folder of a window's rows after a shape change: {batch}_v{version}, sorting after {batch} and before the next window.</summary>
+    public static string ShapeBatch(string batch, int schemaVersion) => $"{batch}_v{schemaVersion}";
+
     private static string Encode(string part)
     {
         var sb = new StringBuilder(part.Length);

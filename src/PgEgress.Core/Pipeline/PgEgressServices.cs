@@ -6,6 +6,7 @@ using PgEgress.Core.Batching;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
 using PgEgress.Core.Registry;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Storage;
 
@@ -35,7 +36,13 @@ public static class PgEgressServices
         services.AddSingleton<FlushSchedule>();
         services.AddSingleton<ForcedFlush>();
         services.AddSingleton<StatusReader>();
-        services.AddSingleton(sp => new SourceSetup(options.Source, sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<SourceSetup>>()));
+        services.AddSingleton<SourceSetup>();
+        services.AddSingleton<OperationStore>();
+        services.AddSingleton<InitialLoadSnapshot>();
+        services.AddSingleton<ReloadProgress>();
+        services.AddSingleton<TableExporter>();
+        services.AddSingleton<ReloadCoordinator>();
+        services.AddSingleton<ReloadLoop>();
         // Entry points shared by the Host and the Functions app.
         services.AddSingleton<PipelineStartup>();
         services.AddSingleton<TimerFlush>();

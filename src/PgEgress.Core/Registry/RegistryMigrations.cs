@@ -68,5 +68,197 @@ public static class RegistryMigrations
                 updated_at          timestamptz NOT NULL DEFAULT now()
             );
             """),
+        (2, "reloads_and_ddl", """
+            -- Which publication each pipeline (slot) reads: the SQL and event-trigger paths of a reload need it.
+            CREATE TABLE cdc_registry.pipelines (
+                slot        text        PRIMARY KEY,
+                publication text        NOT NULL,
+                updated_at  timestamptz NOT NULL DEFAULT now()
+            );
+
+            CREATE TABLE cdc_registry.operations (
+                id              bigserial   PRIMARY KEY,
+                slot            text        NOT NULL,
+                kind            text        NOT NULL CHECK (kind IN ('initial_load', 'reload')),
+                requested_via   text        NOT NULL,
+                table_oid       oid         NOT NULL,
+                table_name      text        NOT NULL,
+                state           text        NOT NULL DEFAULT 'requested'
+                                            CHECK (state IN ('requested', 'exporting', 'completed', 'failed')),
+                marker_lsn      pg_lsn,
+                consistent_lsn  pg_lsn,
+                attempts        integer     NOT NULL DEFAULT 0,
+                rows            bigint,
+                bytes           bigint,
+                path            text,
+                error           text,
+                requested_at    timestamptz NOT NULL DEFAULT now(),
+                started_at      timestamptz,
+                finished_at     timestamptz,
+                released_at     timestamptz
+            );
+            CREATE UNIQUE INDEX operations_one_active ON cdc_registry.operations (slot, table_oid) WHERE state IN ('requested', 'exporting');
+            COMMENT ON TABLE cdc_registry.operations IS 'Reloads and initial loads: requested -> exporting -> completed | failed. marker_lsn: where the request is in the stream (0/0 for an initial load); consistent_lsn: the snapshot the reload file shows; released_at: the flush has let the held changes after it flow.';
+
+            CREATE TABLE cdc_registry.ddl_history (
+                id           bigserial   PRIMARY KEY,
+                slot         text        NOT NULL,
+                table_oid    oid         NOT NULL,
+                table_name   text        NOT NULL,
+                command_tag  text        NOT NULL,
+                statement    text        NOT NULL,
+                executed_at  timestamptz NOT NULL DEFAULT now(),
+                executed_by  text        NOT NULL DEFAULT session_user
+            );
+            COMMENT ON TABLE cdc_registry.ddl_history IS 'DDL statements on published tables, as caught by PgEgress''s event triggers; each is also a marker in the WAL.';
+
+            ALTER TABLE cdc_registry.file_log DROP CONSTRAINT file_log_file_type_check;
+            ALTER TABLE cdc_registry.file_log ADD CONSTRAINT file_log_file_type_check CHECK (file_type IN ('streaming', 'full_reload', 'ddl'));
+
+            -- One reload request of one pipeline: the operation row and its marker in the WAL commit together, and a table
+            -- already waiting for or running a reload answers with that operation instead of a second one.
+            CREATE FUNCTION cdc_registry.request_reload_for(p_slot text, p_table regclass, p_via text)
+            RETURNS TABLE (operation_id bigint, created boolean)
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                pub text;
+                qualified text;
+                existing bigint;
+                op bigint;
+            BEGIN
+                SELECT publication INTO pub FROM cdc_registry.pipelines WHERE slot = p_slot;
+                IF pub IS NULL THEN
+                    RAISE EXCEPTION 'no PgEgress pipeline uses slot %', p_slot USING ERRCODE = 'P0002';
+                END IF;
+                SELECT format('%s.%s', n.nspname, c.relname) INTO qualified
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_publication_tables pt ON pt.schemaname = n.nspname AND pt.tablename = c.relname AND pt.pubname = pub
+                WHERE c.oid = p_table;
+                IF qualified IS NULL THEN
+                    RAISE EXCEPTION 'table % is not in publication %', p_table, pub USING ERRCODE = '55000';
+                END IF;
+                PERFORM pg_advisory_xact_lock(hashtext('pgegress.reload.' || p_slot || '.' || p_table::oid::text));
+                SELECT o.id INTO existing FROM cdc_registry.operations o
+                WHERE o.slot = p_slot AND o.table_oid = p_table AND o.state IN ('requested', 'exporting');
+                IF existing IS NOT NULL THEN
+                    RETURN QUERY SELECT existing, false;
+                    RETURN;
+                END IF;
+                INSERT INTO cdc_registry.operations (slot, kind, requested_via, table_oid, table_name)
+                VALUES (p_slot, 'reload', p_via, p_table, qualified) RETURNING id INTO op;
+                INSERT INTO cdc_registry.table_state (table_name, mode, schema_version, schema_fingerprint)
+                VALUES (qualified, 'pending_reload', 0, '')
+                ON CONFLICT (table_name) DO UPDATE SET mode = 'pending_reload', updated_at = now();
+                PERFORM pg_logical_emit_message(true, 'pgegress',
+                    json_build_object('type', 'reload', 'slot', p_slot, 'operation', op, 'table', qualified)::text);
+                RETURN QUERY SELECT op, true;
+            END
+            $fn$;
+            REVOKE ALL ON FUNCTION cdc_registry.request_reload_for(text, regclass, text) FROM PUBLIC;
+
+            -- The SQL way to ask for a reload: one operation per pipeline whose publication has the table.
+            CREATE FUNCTION cdc_registry.request_reload(p_table regclass, p_via text DEFAULT 'sql')
+            RETURNS SETOF bigint
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                p record;
+                found_one boolean := false;
+            BEGIN
+                IF NOT has_table_privilege(session_user, p_table, 'SELECT') THEN
+                    RAISE EXCEPTION 'permission denied: % cannot read %', session_user, p_table USING ERRCODE = '42501';
+                END IF;
+                FOR p IN SELECT pl.slot FROM cdc_registry.pipelines pl
+                         JOIN pg_publication_tables pt ON pt.pubname = pl.publication
+                         JOIN pg_namespace n ON n.nspname = pt.schemaname
+                         JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                         WHERE c.oid = p_table ORDER BY pl.slot LOOP
+                    found_one := true;
+                    RETURN QUERY SELECT r.operation_id FROM cdc_registry.request_reload_for(p.slot, p_table, p_via) r;
+                END LOOP;
+                IF NOT found_one THEN
+                    RAISE EXCEPTION 'table % is not in the publication of any PgEgress pipeline', p_table USING ERRCODE = '55000';
+                END IF;
+            END
+            $fn$;
+
+            -- One DDL statement of one pipeline's table: into ddl_history and, at its place in the stream, into the WAL.
+            CREATE FUNCTION cdc_registry.record_ddl(p_slot text, p_table oid, p_name text, p_tag text) RETURNS void
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                ddl_id bigint;
+            BEGIN
+                INSERT INTO cdc_registry.ddl_history (slot, table_oid, table_name, command_tag, statement)
+                VALUES (p_slot, p_table, p_name, p_tag, current_query()) RETURNING id INTO ddl_id;
+                PERFORM pg_logical_emit_message(true, 'pgegress', json_build_object('type', 'ddl', 'slot', p_slot,
+                    'ddl_id', ddl_id, 'table', p_name, 'command_tag', p_tag, 'statement', current_query())::text);
+            END
+            $fn$;
+            REVOKE ALL ON FUNCTION cdc_registry.record_ddl(text, oid, text, text) FROM PUBLIC;
+
+            -- DDL on published tables, COMMENT ON TABLE … IS 'pgegress:reload', and tables added to a pipeline's publication.
+            -- A failure here must never break the user's statement: it becomes a warning.
+            CREATE FUNCTION cdc_registry.capture_ddl() RETURNS event_trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                cmd record;
+                p record;
+            BEGIN
+                FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+                    BEGIN
+                        IF cmd.schema_name = 'cdc_registry' THEN
+                            CONTINUE;
+                        ELSIF cmd.object_type = 'publication relation' THEN
+                            FOR p IN SELECT pl.slot, pr.prrelid FROM pg_publication_rel pr
+                                     JOIN pg_publication pb ON pb.oid = pr.prpubid
+                                     JOIN cdc_registry.pipelines pl ON pl.publication = pb.pubname
+                                     WHERE pr.oid = cmd.objid LOOP
+                                PERFORM cdc_registry.request_reload_for(p.slot, p.prrelid::regclass, 'publication');
+                            END LOOP;
+                        ELSIF cmd.classid <> 'pg_class'::regclass THEN
+                            CONTINUE;
+                        ELSIF cmd.command_tag = 'COMMENT' THEN
+                            IF obj_description(cmd.objid, 'pg_class') = 'pgegress:reload' THEN
+                                PERFORM cdc_registry.request_reload(cmd.objid::regclass, 'comment');
+                            END IF;
+                        ELSIF cmd.object_type IN ('table', 'table column') THEN
+                            FOR p IN SELECT pl.slot, format('%s.%s', n.nspname, c.relname) AS qualified
+                                     FROM cdc_registry.pipelines pl
+                                     JOIN pg_publication_tables pt ON pt.pubname = pl.publication
+                                     JOIN pg_namespace n ON n.nspname = pt.schemaname
+                                     JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                                     WHERE c.oid = cmd.objid LOOP
+                                PERFORM cdc_registry.record_ddl(p.slot, cmd.objid, p.qualified, cmd.command_tag);
+                            END LOOP;
+                        END IF;
+                    EXCEPTION WHEN OTHERS THEN
+                        RAISE WARNING 'PgEgress could not capture % on %: %', cmd.command_tag, cmd.object_identity, SQLERRM;
+                    END;
+                END LOOP;
+            END
+            $fn$;
+
+            -- A dropped table is gone from the publication by ddl_command_end; sql_drop still knows its name.
+            CREATE FUNCTION cdc_registry.capture_drop() RETURNS event_trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                obj record;
+                p record;
+                qualified text;
+            BEGIN
+                FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table' AND original LOOP
+                    BEGIN
+                        qualified := format('%s.%s', obj.schema_name, obj.object_name);
+                        FOR p IN SELECT DISTINCT o.slot FROM cdc_registry.operations o WHERE o.table_oid = obj.objid
+                                 UNION SELECT pl.slot FROM cdc_registry.pipelines pl
+                                 WHERE EXISTS (SELECT 1 FROM cdc_registry.table_state t WHERE t.table_name = qualified) LOOP
+                            PERFORM cdc_registry.record_ddl(p.slot, obj.objid, qualified, tg_tag);
+                        END LOOP;
+                    EXCEPTION WHEN OTHERS THEN
+                        RAISE WARNING 'PgEgress could not capture the drop of %: %', obj.object_identity, SQLERRM;
+                    END;
+                END LOOP;
+            END
+            $fn$;
+            """),
     ];
 }

@@ -24,21 +24,51 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         return value is NpgsqlLogSequenceNumber lsn ? (ulong)lsn : 0;
     }
 
-    public async Task RegisterSegmentAsync(SegmentRecord s, CancellationToken ct)
+    /// <summary>
+    /// Registers a staged segment and, in the same transaction, the stream position of every reload marker it holds:
+    /// from then on the flush holds those tables' changes back, and nothing can see the one without the other.
+    /// </summary>
+    public async Task RegisterSegmentAsync(SegmentRecord s, IReadOnlyList<(long Operation, ulong MarkerLsn)> markers, CancellationToken ct)
+    {
+        await using var conn = await source.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn, tx)
+        {
+            BatchCommands =
+            {
+                new("""
+                    INSERT INTO cdc_registry.segments (slot, start_lsn, end_lsn, path, txns, changes, bytes, sha256)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT DO NOTHING
+                    """)
+                {
+                    Parameters =
+                    {
+                        new() { Value = s.Slot }, Lsn(s.StartLsn), Lsn(s.EndLsn), new() { Value = s.Path }, new() { Value = s.Transactions },
+                        new() { Value = s.Changes }, new() { Value = s.Bytes }, new() { Value = s.Sha256 },
+                    },
+                },
+            },
+        };
+        foreach (var (operation, marker) in markers)
+            batch.BatchCommands.Add(new("UPDATE cdc_registry.operations SET marker_lsn = $2 WHERE id = $1 AND slot = $3 AND marker_lsn IS NULL")
+            {
+                Parameters = { new() { Value = operation }, Lsn(marker), new() { Value = s.Slot } },
+            });
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>Records which publication the slot reads, for the SQL and event-trigger reload paths.</summary>
+    public async Task SetPipelineAsync(string slot, string publication, CancellationToken ct)
     {
         await using var cmd = source.CreateCommand("""
-            INSERT INTO cdc_registry.segments (slot, start_lsn, end_lsn, path, txns, changes, bytes, sha256)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT DO NOTHING
+            INSERT INTO cdc_registry.pipelines (slot, publication) VALUES ($1, $2)
+            ON CONFLICT (slot) DO UPDATE SET publication = excluded.publication, updated_at = now()
+            WHERE cdc_registry.pipelines.publication IS DISTINCT FROM excluded.publication
             """);
-        cmd.Parameters.Add(new() { Value = s.Slot });
-        cmd.Parameters.Add(Lsn(s.StartLsn));
-        cmd.Parameters.Add(Lsn(s.EndLsn));
-        cmd.Parameters.Add(new() { Value = s.Path });
-        cmd.Parameters.Add(new() { Value = s.Transactions });
-        cmd.Parameters.Add(new() { Value = s.Changes });
-        cmd.Parameters.Add(new() { Value = s.Bytes });
-        cmd.Parameters.Add(new() { Value = s.Sha256 });
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = publication });
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -68,10 +98,19 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         return set;
     }
 
-    /// <summary>The lowest cursor of all consumers of the slot: every segment ending at or before it is no longer needed.</summary>
+    /// <summary>
+    /// The position every segment ending at or before is no longer needed: the lowest cursor of all consumers, and below
+    /// the marker of every reload whose held changes the flush has not yet let through.
+    /// </summary>
     public async Task<ulong?> GetLowestCursorAsync(string slot, CancellationToken ct)
     {
-        await using var cmd = source.CreateCommand("SELECT min(lsn) FROM cdc_registry.cursors WHERE slot = $1");
+        await using var cmd = source.CreateCommand("""
+            SELECT least((SELECT min(lsn) FROM cdc_registry.cursors WHERE slot = $1),
+                         (SELECT min(marker_lsn) - 1 FROM cdc_registry.operations
+                          WHERE slot = $1 AND marker_lsn IS NOT NULL AND released_at IS NULL AND marker_lsn > '0/0'),
+                         (SELECT '0/0'::pg_lsn FROM cdc_registry.operations
+                          WHERE slot = $1 AND marker_lsn = '0/0' AND released_at IS NULL LIMIT 1))
+            """);
         cmd.Parameters.Add(new() { Value = slot });
         return await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn ? (ulong)lsn : null;
     }
@@ -120,10 +159,11 @@ public sealed class RegistryStore(NpgsqlDataSource source)
 
     /// <summary>
     /// Registers a flush in one transaction: its files (a path already registered is left as it is), the tables'
-    /// state, and the flush cursor. Nothing of the flush is visible before this commits.
+    /// state, the flush cursor, and the reloads whose held changes it let through. Nothing of the flush is visible
+    /// before this commits.
     /// </summary>
     public async Task CommitFlushAsync(string slot, IReadOnlyList<FileRecord> files, IReadOnlyDictionary<string, (int Version, string Fingerprint)> schemas,
-        ulong cursorLsn, DateTime cut, CancellationToken ct)
+        ulong cursorLsn, DateTime cut, IReadOnlyList<long> releasedOperations, CancellationToken ct)
     {
         await using var conn = await source.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -170,6 +210,11 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         {
             Parameters = { new() { Value = slot }, new() { Value = FlushConsumer }, Lsn(cursorLsn), new() { Value = cut } },
         });
+        if (releasedOperations.Count > 0)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("UPDATE cdc_registry.operations SET released_at = now() WHERE id = ANY ($1) AND released_at IS NULL")
+            {
+                Parameters = { new() { Value = releasedOperations.ToArray() } },
+            });
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
     }

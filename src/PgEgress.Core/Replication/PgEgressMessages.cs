@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Npgsql;
 
@@ -13,6 +12,8 @@ public static class PgEgressMessages
     public const string Prefix = "pgegress";
     public const string Heartbeat = "heartbeat";
     public const string Flush = "flush";
+    public const string Reload = "reload";
+    public const string Ddl = "ddl";
 
     /// <summary>Writes a transactional marker and returns its LSN; the consumer has passed it once the slot's confirmed_flush_lsn is beyond it.</summary>
     public static async Task<ulong> EmitAsync(NpgsqlDataSource source, string type, CancellationToken ct)
@@ -23,17 +24,25 @@ public static class PgEgressMessages
         return Output.PgText.ParseLsn((string)(await cmd.ExecuteScalarAsync(ct))!);
     }
 
-    /// <summary>The marker's type, or null when the content is not a PgEgress marker.</summary>
-    public static string? TypeOf(ReadOnlySpan<byte> content)
+    /// <summary>The marker, or null when the content is not a PgEgress marker.</summary>
+    public static PgEgressMarker? Read(ReadOnlySpan<byte> content)
     {
         try
         {
-            using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(content));
-            return doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            return JsonSerializer.Deserialize<PgEgressMarker>(content, MarkerJson) is { Type: not null } m ? m : null;
         }
         catch (JsonException)
         {
             return null;
         }
     }
+
+    private static readonly JsonSerializerOptions MarkerJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }
+
+/// <summary>
+/// A marker's content. Reload markers (written by cdc_registry.request_reload_for) name the pipeline's slot and the
+/// operation; DDL markers (written by the event triggers) the slot, the table and the statement.
+/// </summary>
+public sealed record PgEgressMarker(string? Type, string? Slot = null, long? Operation = null, string? Table = null,
+    long? DdlId = null, string? CommandTag = null, string? Statement = null);

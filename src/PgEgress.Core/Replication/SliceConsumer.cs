@@ -62,6 +62,9 @@ public sealed class SliceConsumer(
         var seenAcknowledgeable = 0UL;
         var abandoned = false;
         (uint Xid, DateTime CommitTime) begin = default;
+        // Reload markers of the open transaction, and those of the slice's committed ones with their transaction's end LSN.
+        var txnMarkers = new List<long>();
+        var markers = new List<(long Operation, ulong MarkerLsn)>();
 
         try
         {
@@ -90,6 +93,7 @@ public sealed class SliceConsumer(
                     {
                         // Shutting down inside a transaction: drop it; it is replayed whole on the next start.
                         segment.AbandonTransaction();
+                        txnMarkers.Clear();
                         inTransaction = false;
                         abandoned = true;
                     }
@@ -154,13 +158,16 @@ public sealed class SliceConsumer(
                             await m.Data.CopyToAsync(buffer, stop);
                             content = buffer.ToArray();
                         }
-                        var type = PgEgressMessages.TypeOf(content);
-                        if (type == PgEgressMessages.Flush) flushRequested = true;
-                        // Heartbeats and flush markers only move positions; other markers belong in the stream.
-                        else if (type != PgEgressMessages.Heartbeat && inTransaction && !skipTransaction)
+                        var marker = PgEgressMessages.Read(content);
+                        if (marker?.Type == PgEgressMessages.Flush) flushRequested = true;
+                        // Heartbeats and flush markers only move positions, and other pipelines' markers are theirs; the rest
+                        // (reload requests, DDL) belongs in the stream at its position.
+                        else if (marker?.Type != PgEgressMessages.Heartbeat && (marker?.Slot is null || marker.Slot == Slot)
+                                 && inTransaction && !skipTransaction)
                         {
                             segment.WriteMessage(m.Prefix, content);
                             stagedChanges++;
+                            if (marker is { Type: PgEgressMessages.Reload, Operation: { } op }) txnMarkers.Add(op);
                         }
                         break;
                     case CommitMessage c:
@@ -168,8 +175,10 @@ public sealed class SliceConsumer(
                         if (!skipTransaction && stagedChanges > 0)
                         {
                             segment.CommitTransaction(new TransactionInfo(end, (ulong)c.CommitLsn, begin.Xid, begin.CommitTime));
+                            markers.AddRange(txnMarkers.Select(op => (op, end)));
                         }
                         else segment.AbandonTransaction();
+                        txnMarkers.Clear();
                         seenAcknowledgeable = Math.Max(seenAcknowledgeable, end);
                         inTransaction = false;
                         skipTransaction = false;
@@ -177,7 +186,7 @@ public sealed class SliceConsumer(
                 }
             }
 
-            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned);
+            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned, markers);
             // The stream stopped inside a transaction; a new session restarts it from the acknowledged position.
             if (abandoned) await DropSessionAsync();
             var now = DateTime.UtcNow;
@@ -202,7 +211,7 @@ public sealed class SliceConsumer(
     }
 
     private async Task<SliceResult> FinishAsync(SegmentWriter segment, string spool, ulong startLsn, ulong seenAcknowledgeable,
-        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction)
+        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction, List<(long Operation, ulong MarkerLsn)> markers)
     {
         // The final writes must not be torn by shutdown: they are short, and abandoning them only costs a replay.
         var ct = CancellationToken.None;
@@ -223,7 +232,7 @@ public sealed class SliceConsumer(
             }
             CrashPoint.Hit(CrashPoint.SegmentUploaded);
             await registry.RegisterSegmentAsync(new SegmentRecord(Slot, startLsn, segment.EndLsn, path, segment.TransactionCount,
-                segment.ChangeCount, bytes, sha), ct);
+                segment.ChangeCount, bytes, sha), markers, ct);
             CrashPoint.Hit(CrashPoint.SegmentRegistered);
             _staged = segment.EndLsn;
             acknowledge = Math.Max(acknowledge, segment.EndLsn);
@@ -242,7 +251,7 @@ public sealed class SliceConsumer(
             _acknowledged = acknowledge;
         }
         return new SliceResult(startLsn, segment.TransactionCount > 0 ? segment.EndLsn : startLsn, segment.TransactionCount,
-            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed);
+            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed, markers.Count);
     }
 
     private async Task OpenAsync(CancellationToken ct)

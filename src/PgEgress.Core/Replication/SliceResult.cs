@@ -6,6 +6,7 @@ namespace PgEgress.Core.Replication;
 /// <param name="AcknowledgedLsn">What the slot was acknowledged up to at the end of the slice.</param>
 /// <param name="Segment">The staged segment's path, null when the slice staged nothing.</param>
 /// <param name="FlushRequested">A flush marker was passed: everything committed before the request is now staged.</param>
+/// <param name="ReloadMarkers">Reload requests staged by the slice: their exports can start.</param>
 public sealed record SliceResult(
     ulong StartLsn,
     ulong EndLsn,
@@ -16,7 +17,8 @@ public sealed record SliceResult(
     string? Segment,
     bool FlushRequested,
     DateTime StartedAt,
-    TimeSpan Duration)
+    TimeSpan Duration,
+    int ReloadMarkers = 0)
 {
     public bool Idle => Transactions == 0;
 }

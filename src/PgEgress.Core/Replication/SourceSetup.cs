@@ -5,16 +5,27 @@ using Npgsql;
 using Npgsql.Replication;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Registry;
+using PgEgress.Core.Reload;
+using Npgsql.Replication.PgOutput;
 
 namespace PgEgress.Core.Replication;
 
 /// <summary>
 /// Makes the source ready before anything streams: checks the server version, wal_level, the REPLICATION
 /// privilege and the encoding; applies the registry migrations; ensures the publication (never publishing the
-/// registry's own tables) and the slot.
+/// registry's own tables), the DDL event triggers (when the role may create them) and the slot. A new slot starts the
+/// initial load: it exports its snapshot, and every published table gets an operation exported under it.
 /// </summary>
-public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, ILogger logger)
+public sealed class SourceSetup(
+    PgEgressOptions pipeline,
+    NpgsqlDataSource source,
+    RegistryStore registry,
+    OperationStore operations,
+    InitialLoadSnapshot initial,
+    ILogger<SourceSetup> logger)
 {
+    private readonly SourceOptions options = pipeline.Source;
+
     public const int MinimumServerVersion = 140000;
 
     public async Task RunAsync(CancellationToken ct)
@@ -32,7 +43,50 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
         }
         if (applied > 0) logger.LogInformation("Applied {Count} cdc_registry migration(s)", applied);
         await EnsurePublicationAsync(conn, ct);
+        await registry.SetPipelineAsync(options.Slot, options.Publication, ct);
+        await EnsureEventTriggersAsync(conn, ct);
         await EnsureSlotAsync(conn, ct);
+    }
+
+    /// <summary>
+    /// Event triggers are database-wide and need a superuser. Without them streaming works as before, but DDL is not
+    /// written to ddl.sql and COMMENT ON TABLE … IS 'pgegress:reload' does nothing, so say so.
+    /// </summary>
+    private async Task EnsureEventTriggersAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                   (SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('pgegress_capture_ddl', 'pgegress_capture_drop'))
+            """, conn);
+        bool superuser;
+        long existing;
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            await r.ReadAsync(ct);
+            (superuser, existing) = (r.GetBoolean(0), r.GetInt64(1));
+        }
+        if (existing == 2) return;
+        if (!superuser)
+        {
+            logger.LogWarning("DDL capture is off: event triggers need a superuser. Have one run: CREATE EVENT TRIGGER pgegress_capture_ddl ON ddl_command_end EXECUTE FUNCTION cdc_registry.capture_ddl(); CREATE EVENT TRIGGER pgegress_capture_drop ON sql_drop EXECUTE FUNCTION cdc_registry.capture_drop();");
+            return;
+        }
+        await using var create = new NpgsqlCommand("""
+            SELECT pg_advisory_xact_lock(hashtext('cdc_registry.migrations'));
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'pgegress_capture_ddl') THEN
+                    CREATE EVENT TRIGGER pgegress_capture_ddl ON ddl_command_end EXECUTE FUNCTION cdc_registry.capture_ddl();
+                END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'pgegress_capture_drop') THEN
+                    CREATE EVENT TRIGGER pgegress_capture_drop ON sql_drop EXECUTE FUNCTION cdc_registry.capture_drop();
+                END IF;
+            END $$;
+            """, conn);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        create.Transaction = tx;
+        await create.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        logger.LogInformation("Created the DDL capture event triggers");
     }
 
     /// <summary>Opens a connection, turning the usual reasons it fails into one clear line.</summary>
@@ -183,6 +237,25 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
             throw new PipelineSetupException($"PgEgress:Source:Schemas has '{schema}', but no such schema exists in the source database");
     }
 
+    /// <summary>The publication's tables, largest first is the exporter's business; here only OID and registry name.</summary>
+    private async Task<List<(uint Oid, string Table)>> PublishedTablesAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT c.oid, format('%s.%s', n.nspname, c.relname)
+            FROM pg_publication_tables pt
+            JOIN pg_namespace n ON n.nspname = pt.schemaname
+            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+            WHERE pt.pubname = $1 ORDER BY 2
+            """, conn)
+        {
+            Parameters = { new() { Value = options.Publication } },
+        };
+        var list = new List<(uint, string)>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add((r.GetFieldValue<uint>(0), r.GetString(1)));
+        return list;
+    }
+
     private async Task EnsureSlotAsync(NpgsqlConnection conn, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
@@ -202,16 +275,36 @@ public sealed class SourceSetup(SourceOptions options, NpgsqlDataSource source, 
                 return;
             }
         }
-        await using var repl = new LogicalReplicationConnection(options.ConnectionString);
+        // The initial load's operations exist before the slot: a crash in between leaves them to be exported under a
+        // fresh snapshot, never a slot whose tables were silently not loaded.
+        var load = pipeline.Reload.InitialLoad ? await operations.CreateInitialLoadAsync(options.Slot, await PublishedTablesAsync(conn, ct), ct) : [];
+        var repl = new LogicalReplicationConnection(options.ConnectionString);
+        PgOutputReplicationSlot slot;
         try
         {
             await repl.Open(ct);
-            await repl.CreatePgOutputReplicationSlot(options.Slot, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
+            slot = await repl.CreatePgOutputReplicationSlot(options.Slot,
+                slotSnapshotInitMode: load.Count > 0 ? LogicalSlotSnapshotInitMode.Export : LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
+            if (load.Count > 0)
+            {
+                await operations.StartExportAsync([.. load.Select(o => o.Id)], (ulong)slot.ConsistentPoint, ct);
+                // The connection stays open and idle: the snapshot lives until the export workers have imported it.
+                initial.Offer(new InitialLoadSnapshot.Lease(repl, slot.SnapshotName!, (ulong)slot.ConsistentPoint,
+                    [.. load.Select(o => o with { State = OperationRecord.Exporting, ConsistentLsn = (ulong)slot.ConsistentPoint, Attempts = o.Attempts + 1 })]));
+                logger.LogInformation("Initial load of {Count} table(s) at {Lsn}", load.Count, Output.PgText.Lsn((ulong)slot.ConsistentPoint));
+            }
+            else await repl.DisposeAsync();
         }
         catch (PostgresException e)
         {
+            await repl.DisposeAsync();
             // Typically max_replication_slots or max_wal_senders exhausted; PostgreSQL's hint says what to do.
             throw new PipelineSetupException($"cannot create replication slot '{options.Slot}': {e.MessageText}{(e.Hint is { Length: > 0 } hint ? $" ({hint})" : "")}", e);
+        }
+        catch
+        {
+            await repl.DisposeAsync();
+            throw;
         }
         logger.LogInformation("Created replication slot {Slot}", options.Slot);
     }

@@ -27,4 +27,14 @@ public sealed class ApiFunctions(PgEgressApi api)
     [Function("Flush")]
     public async Task<IActionResult> Flush([HttpTrigger(AuthorizationLevel.Function, "post", Route = "flush")] HttpRequest request) =>
         ApiActionResult.From(await api.FlushAsync(request.HttpContext.RequestAborted));
+
+    [Function("ReloadTable")]
+    public async Task<IActionResult> ReloadTable([HttpTrigger(AuthorizationLevel.Function, "post", Route = "tables/{table}/reload")] HttpRequest request,
+        string table) =>
+        ApiActionResult.From(await api.RequestReloadAsync(table, request.HttpContext.RequestAborted));
+
+    [Function("Operation")]
+    public async Task<IActionResult> Operation([HttpTrigger(AuthorizationLevel.Function, "get", Route = "operations/{id}")] HttpRequest request,
+        string id) =>
+        ApiActionResult.From(await api.OperationAsync(id, request.HttpContext.RequestAborted));
 }

@@ -20,6 +20,9 @@ public static class ApiRoutes
         keyed.MapGet("/ready", async (PgEgressApi handler, CancellationToken ct) => Send(await handler.ReadyAsync(ct)));
         keyed.MapGet("/status", async (PgEgressApi handler, CancellationToken ct) => Send(await handler.StatusAsync(ct)));
         keyed.MapPost("/flush", async (PgEgressApi handler, CancellationToken ct) => Send(await handler.FlushAsync(ct)));
+        keyed.MapPost("/tables/{table}/reload", async (string table, PgEgressApi handler, CancellationToken ct) =>
+            Send(await handler.RequestReloadAsync(table, ct)));
+        keyed.MapGet("/operations/{id}", async (string id, PgEgressApi handler, CancellationToken ct) => Send(await handler.OperationAsync(id, ct)));
     }
 
     private static IResult Send(ApiReply reply) => reply.Problem is { } problem

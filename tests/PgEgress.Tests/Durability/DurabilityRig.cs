@@ -62,6 +62,9 @@ internal sealed class DurabilityRig : IAsyncDisposable
             ["PgEgress__Slice__MaxDuration"] = "00:00:01",
             ["PgEgress__Api__Key"] = ApiKey,
             ["PgEgress__WorkDirectory"] = Work,
+            // The Workload tables are empty when the slot is created; an initial load would only hold their first
+            // changes back until its empty export registers (tests/PgEgress.Tests/Reload covers it).
+            ["PgEgress__Reload__InitialLoad"] = "false",
             // Set or removed explicitly, so that nothing in the test runner's environment arms a crash by accident.
             ["PGEGRESS_CRASH_AT"] = crashAt,
         };

@@ -1,18 +1,23 @@
 namespace PgEgress.Tests.Functions;
 
 /// <summary>
-/// One generation of the ingest orchestrator, run against a scripted orchestration context (StandIns/OrchestrationProbe.cs)
+/// One generation of the ingest (and the reload) orchestrator, run against a scripted orchestration context (StandIns/OrchestrationProbe.cs)
 /// with its state and results passed through the worker's serializer: what it calls, when it waits, what it hands on.
 /// </summary>
 public sealed class IngestOrchestratorTests
 {
-    private static readonly Lazy<Func<bool, string[], Task<string>>> Probe = new(() =>
+    private static readonly Lazy<Type> ProbeType = new(() =>
     {
         var (image, problems) = FunctionsCompilation.Compile("OrchestrationProbe.cs");
         Assert.True(image is not null, string.Join(Environment.NewLine, problems));
-        var method = FunctionsCompilation.Load(image!).GetType("PgEgress.Tests.Functions.StandIns.OrchestrationProbe")!.GetMethod("RunAsync")!;
-        return (prepared, outcomes) => (Task<string>)method.Invoke(null, [prepared, outcomes])!;
+        return FunctionsCompilation.Load(image!).GetType("PgEgress.Tests.Functions.StandIns.OrchestrationProbe")!;
     });
+
+    private static readonly Lazy<Func<bool, string[], Task<string>>> Probe = new(() =>
+        (prepared, outcomes) => (Task<string>)ProbeType.Value.GetMethod("RunAsync")!.Invoke(null, [prepared, outcomes])!);
+
+    private static Task<string> ReloadProbe(params string[] outcomes) =>
+        (Task<string>)ProbeType.Value.GetMethod("RunReloadAsync")!.Invoke(null, [outcomes])!;
 
     [Fact]
     public async Task A_new_orchestration_prepares_then_slices_and_waits_after_an_idle_slice()
@@ -54,6 +59,17 @@ public sealed class IngestOrchestratorTests
     {
         var trace = Lines(await Probe.Value(false, ["false"]));
         Assert.Equal(["call PrepareSource(pgegress) retry=set"], trace);
+    }
+
+    [Fact]
+    public async Task The_reload_orchestrator_exports_then_waits_only_when_nothing_was_pending()
+    {
+        var idle = Lines(await ReloadProbe("0"));
+        Assert.Equal(["call ExportReloads(pgegress) retry=set", "timer 00:00:15", "continue round-trips \"pgegress\""], idle);
+        var busy = Lines(await ReloadProbe("2"));
+        Assert.Equal(["call ExportReloads(pgegress) retry=set", "continue round-trips \"pgegress\""], busy);
+        var failed = Lines(await ReloadProbe("fail"));
+        Assert.Equal(["call ExportReloads(pgegress) retry=set", "timer 00:00:15", "continue round-trips \"pgegress\""], failed);
     }
 
     private static string[] Lines(string trace) => trace.Split('\n');

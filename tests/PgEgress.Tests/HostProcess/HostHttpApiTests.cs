@@ -28,6 +28,9 @@ public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
             CREATE SCHEMA app;
             CREATE TABLE app.items (id int PRIMARY KEY, note text);
             CREATE TABLE app.flushed (id int PRIMARY KEY, note text);
+            CREATE TABLE app.reloaded (id int PRIMARY KEY, note text);
+            INSERT INTO app.reloaded SELECT g, 'before the slot ' || g FROM generate_series(1, 300) g;
+            CREATE TABLE public.outside (id int PRIMARY KEY);
             """))
             await cmd.ExecuteNonQueryAsync();
         _host = HostProcess.Start(HostSettings.For(cs, Root, Slot, Key));
@@ -271,5 +274,40 @@ public sealed class HostHttpApiTests(RunningHostFixture fx) : IClassFixture<Runn
             Assert.False(string.IsNullOrEmpty(record.GetProperty("Category").GetString()));
         }
         Assert.Contains(fx.Host.LogRecords(), r => r.GetProperty("Message").GetString()!.StartsWith("Now listening on: http://127.0.0.1:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Reload_route_refuses_bad_requests_and_accepts_one_that_completes_with_its_file()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(Request(HttpMethod.Post, "/api/tables/app.reloaded/reload"))).Status);
+        var (unknown, unknownType, _) = await SendAsync(Request(HttpMethod.Post, "/api/tables/app.nope/reload", RunningHostFixture.Key));
+        Assert.Equal((HttpStatusCode.NotFound, "application/problem+json"), (unknown, unknownType));
+        Assert.Equal(HttpStatusCode.Conflict, (await SendAsync(Request(HttpMethod.Post, "/api/tables/public.outside/reload", RunningHostFixture.Key))).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(Request(HttpMethod.Post, "/api/tables/a.b.c.d/reload", RunningHostFixture.Key))).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(Request(HttpMethod.Get, "/api/operations/abc", RunningHostFixture.Key))).Status);
+
+        var (accepted, _, op) = await SendAsync(Request(HttpMethod.Post, "/api/tables/app.reloaded/reload", RunningHostFixture.Key));
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+        var id = op.GetProperty("id").GetInt64();
+        Assert.Equal("app.reloaded", op.GetProperty("table").GetString());
+        Assert.True(op.GetProperty("created").GetBoolean());
+
+        // GET /api/operations/{id} follows it until it is completed.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        JsonElement current;
+        while (true)
+        {
+            (_, _, current) = await SendAsync(Request(HttpMethod.Get, $"/api/operations/{id}", RunningHostFixture.Key));
+            if (current.GetProperty("state").GetString() is "completed" or "failed") break;
+            Assert.True(DateTime.UtcNow < deadline, $"operation {id} still {current}");
+            await Task.Delay(100);
+        }
+        Assert.Equal("completed", current.GetProperty("state").GetString());
+        Assert.Equal(300, current.GetProperty("rows").GetInt64());
+        var path = current.GetProperty("path").GetString()!;
+        Assert.True(File.Exists(Path.Combine(fx.OutputFolder, path)), $"{path} is not in {fx.OutputFolder}");
+        await using var rows = fx.Db.CreateCommand("SELECT rows FROM cdc_registry.file_log WHERE path = $1 AND file_type = 'full_reload'");
+        rows.Parameters.Add(new() { Value = path });
+        Assert.Equal(300L, await rows.ExecuteScalarAsync());
     }
 }

@@ -5,6 +5,7 @@ using PgEgress.Core.Batching;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Storage;
 
@@ -16,6 +17,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
     private readonly ServiceProvider _services;
     private readonly CancellationTokenSource _stop = new();
     private Task? _ingest;
+    private Task? _reloads;
 
     private InProcessPipeline(ServiceProvider services) => _services = services;
 
@@ -35,11 +37,13 @@ public sealed class InProcessPipeline : IAsyncDisposable
         },
         Storage = { Kind = StorageKind.FileSystem, Path = outputFolder },
         Slice = { MaxDuration = TimeSpan.FromSeconds(1) },
+        // The tests' tables are empty when the slot is created; the reload tests turn the initial load on.
+        Reload = { InitialLoad = false },
         WorkDirectory = Path.Combine(outputFolder, "..", "work-" + Guid.NewGuid().ToString("N")),
     };
 
-    /// <summary>Runs source setup; <paramref name="ingest"/> also starts the ingest loop.</summary>
-    public static async Task<InProcessPipeline> StartAsync(PgEgressOptions options, bool ingest = true)
+    /// <summary>Runs source setup; <paramref name="ingest"/> also starts the ingest loop, <paramref name="reloads"/> the reload loop.</summary>
+    public static async Task<InProcessPipeline> StartAsync(PgEgressOptions options, bool ingest = true, bool reloads = false)
     {
         var services = new ServiceCollection()
             .AddLogging(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
@@ -49,6 +53,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
         await services.GetRequiredService<SourceSetup>().RunAsync(default);
         await services.GetRequiredService<IObjectStore>().EnsureReadyAsync(default);
         if (ingest) pipeline.StartIngest();
+        if (reloads) pipeline._reloads = Task.Run(() => services.GetRequiredService<ReloadLoop>().RunAsync(pipeline._stop.Token));
         return pipeline;
     }
 
@@ -74,6 +79,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
     {
         await _stop.CancelAsync();
         if (_ingest is not null) await _ingest;
+        if (_reloads is not null) await _reloads;
         await _services.DisposeAsync();
     }
 }

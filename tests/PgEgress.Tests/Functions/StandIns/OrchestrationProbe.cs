@@ -1,9 +1,10 @@
-// Runs one generation of the Functions app's IngestOrchestrator against a scripted orchestration context, for
-// IngestOrchestratorTests. Compiled with the Functions source and FunctionsApi.cs; not part of the test assembly.
+// Runs one generation of the Functions app's IngestOrchestrator or ReloadOrchestrator against a scripted orchestration
+// context, for IngestOrchestratorTests. Compiled with the Functions source and FunctionsApi.cs; not part of the test assembly.
 using System.Text.Json;
 using Microsoft.DurableTask;
 using PgEgress.Core.Replication;
 using PgEgress.Functions.Ingest;
+using PgEgress.Functions.Reload;
 
 namespace PgEgress.Tests.Functions.StandIns;
 
@@ -21,12 +22,20 @@ public static class OrchestrationProbe
     {
         var start = IngestState.Start("pgegress", TimeSpan.FromSeconds(10)) with { Prepared = prepared };
         // The input arrives serialized, as from the client or the previous generation.
-        var context = new ScriptedContext(JsonSerializer.Serialize<object>(start, Worker), outcomes);
+        var context = new ScriptedContext(JsonSerializer.Serialize<object>(start, Worker), outcomes, typeof(IngestState));
         await IngestOrchestrator.Run(context);
         return string.Join("\n", context.Trace);
     }
 
-    private sealed class ScriptedContext(string input, string[] outcomes) : TaskOrchestrationContext
+    /// <summary>One generation of the reload orchestrator; <paramref name="outcomes"/>: tables exported ("0", "2") or "fail".</summary>
+    public static async Task<string> RunReloadAsync(string[] outcomes)
+    {
+        var context = new ScriptedContext(JsonSerializer.Serialize("pgegress", Worker), outcomes, typeof(string));
+        await ReloadOrchestrator.Run(context);
+        return string.Join("\n", context.Trace);
+    }
+
+    private sealed class ScriptedContext(string input, string[] outcomes, Type stateType) : TaskOrchestrationContext
     {
         private readonly Queue<string> _outcomes = new(outcomes);
         private static readonly DateTime Now = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
@@ -47,6 +56,7 @@ public static class OrchestrationProbe
             {
                 "true" => true,
                 "false" => false,
+                _ when int.TryParse(outcome, out var tables) => tables,
                 "idle" => new SliceResult(100, 100, 0, 0, 0, 200, null, false, Now, TimeSpan.FromSeconds(10)),
                 "busy" => new SliceResult(100, 300, 3, 7, 4096, 300, "_staging/pgegress/x.seg", false, Now, TimeSpan.FromSeconds(2)),
                 _ => throw new ArgumentException(outcome),
@@ -66,7 +76,7 @@ public static class OrchestrationProbe
         public override void ContinueAsNew(object? newInput = null, bool preserveUnprocessedEvents = true)
         {
             var json = JsonSerializer.Serialize(newInput, Worker);
-            var next = JsonSerializer.Deserialize<IngestState>(json, Worker);
+            var next = JsonSerializer.Deserialize(json, stateType, Worker);
             Trace.Add($"continue {(Equals(next, newInput) ? "round-trips" : "DOES NOT ROUND-TRIP")} {json}");
         }
 

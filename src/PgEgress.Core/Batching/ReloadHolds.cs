@@ -1,0 +1,56 @@
+using PgEgress.Core.Registry;
+using PgEgress.Core.Staging;
+
+namespace PgEgress.Core.Batching;
+
+/// <summary>
+/// What the flush may write of a table with a reload, per transaction. From the request marker on, the table's changes
+/// are held back while the export runs. Once the reload file is registered, the held changes that the snapshot already
+/// contains (commit before the consistent point) are dropped and the rest are written; a failed reload lets them all
+/// through. Either way the operation is released by the flush that writes them. Unflushed changes from before the
+/// marker that the reload contains are dropped as well.
+/// </summary>
+public sealed class ReloadHolds
+{
+    private readonly Dictionary<uint, List<OperationRecord>> _byTable = [];
+
+    public ReloadHolds(IReadOnlyList<OperationRecord> holds)
+    {
+        foreach (var op in holds.OrderBy(o => o.MarkerLsn))
+            (_byTable.TryGetValue(op.TableOid, out var list) ? list : _byTable[op.TableOid] = []).Add(op);
+        // A hold's marker transaction is re-read even when the flush cursor is past it: its changes were never written.
+        ReadFrom = holds.Where(o => o.Finished).Select(o => o.MarkerLsn!.Value - Math.Min(o.MarkerLsn.Value, 1)).DefaultIfEmpty(ulong.MaxValue).Min();
+        Releasable = [.. holds.Where(o => o.Finished).Select(o => o.Id)];
+    }
+
+    /// <summary>Transactions ending after this are read (the flush reads from the lower of this and its cursor).</summary>
+    public ulong ReadFrom { get; }
+
+    /// <summary>Finished operations whose held changes this flush writes; released when it commits.</summary>
+    public IReadOnlyList<long> Releasable { get; }
+
+    /// <summary>Whether a row of <paramref name="relationId"/> in <paramref name="txn"/> goes into this flush's files.</summary>
+    public bool Writes(uint relationId, TransactionInfo txn, ulong flushCursor)
+    {
+        if (!_byTable.TryGetValue(relationId, out var ops)) return txn.EndLsn > flushCursor;
+        // A registered reload contains every change committed before its consistent point, including unflushed ones from
+        // before its marker: written too, they would share a file with the changes after the reload, which a loader
+        // applies whole on top of it.
+        if (ops.Any(o => o.State == OperationRecord.Completed && txn.CommitLsn < o.ConsistentLsn!.Value)) return false;
+        var hold = HoldFor(ops, txn.EndLsn);
+        if (hold is null) return txn.EndLsn > flushCursor;
+        return hold.State is OperationRecord.Completed or OperationRecord.Failed;
+    }
+
+    /// <summary>The latest operation on the table whose marker is at or before the transaction.</summary>
+    private static OperationRecord? HoldFor(List<OperationRecord> ops, ulong txnEnd)
+    {
+        OperationRecord? found = null;
+        foreach (var op in ops)
+        {
+            if (op.MarkerLsn > txnEnd) break;
+            found = op;
+        }
+        return found;
+    }
+}
