@@ -100,6 +100,10 @@ param reloadSplitAboveBytes int = 268435456
 @description('PgEgress__Reload__RangeBytes: on-disk bytes of table per CTID range.')
 param reloadRangeBytes int = 134217728
 
+@description('PgEgress__Sinks__{name}__{setting}: push sinks, as { name: { Kind: \'Http\', Url: \'https://…\', Secret: \'@Microsoft.KeyVault(SecretUri=…)\', … } }. Each setting becomes an app setting; put secrets (Secret, Token, AuthHeaderValue, ConnectionString) as Key Vault references. List settings (Tables, Operations) as comma-free arrays are not supported here: give Tables__0, Tables__1 … as keys.')
+@secure()
+param sinks object = {}
+
 @description('PgEgress__WorkDirectory: local spool for segments and batch parts before upload (the instance\'s local disk).')
 param workDirectory string = '/tmp/pgegress'
 
@@ -301,6 +305,11 @@ var schemaSettings = [for (schema, i) in sourceSchemas: {
   value: schema
 }]
 
+var sinkSettings = flatten(map(items(sinks), sink => map(items(sink.value), setting => {
+  name: 'PgEgress__Sinks__${sink.key}__${setting.key}'
+  value: string(setting.value)
+})))
+
 resource site 'Microsoft.Web/sites@2023-12-01' = {
   name: appName
   location: location
@@ -321,7 +330,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       healthCheckPath: '/api/health'
       ftpsState: 'Disabled'
       minTlsVersion: '1.2'
-      appSettings: concat(runtimeSettings, pgegressSettings, tableSettings, schemaSettings)
+      appSettings: concat(runtimeSettings, pgegressSettings, tableSettings, schemaSettings, sinkSettings)
     }
   }
 }

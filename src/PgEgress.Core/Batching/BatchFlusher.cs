@@ -47,7 +47,8 @@ public sealed class BatchFlusher(
         if (segments.Count == 0)
         {
             await registry.CommitFlushAsync(Slot, [], new Dictionary<string, (int, string)>(), from, window.Cut, [], ct);
-            return new FlushResult(batch, window.Cut, PgText.Lsn(from), PgText.Lsn(from), 0, [], 0);
+            // Nothing new to write, but a sink may have caught up since: what every cursor has passed can go.
+            return new FlushResult(batch, window.Cut, PgText.Lsn(from), PgText.Lsn(from), 0, [], await DeletePassedSegmentsAsync(ct));
         }
 
         var to = segments[^1].EndLsn;

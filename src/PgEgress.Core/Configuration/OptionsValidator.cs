@@ -55,6 +55,8 @@ public static class OptionsValidator
         if (o.Reload.SplitAboveBytes < 1) errors.Add($"{s}:Reload:SplitAboveBytes must be at least 1");
         if (o.Reload.RangeBytes < 8192) errors.Add($"{s}:Reload:RangeBytes must be at least 8192 (one page)");
 
+        foreach (var (name, sink) in o.Sinks) SinkValidator.Validate(name, sink, o.Source.ConnectionString, errors);
+
         if (string.IsNullOrWhiteSpace(o.WorkDirectory)) errors.Add($"{s}:WorkDirectory must not be empty");
         return errors;
     }

@@ -12,6 +12,9 @@ public sealed class PgEgressOptions
     public ApiOptions Api { get; set; } = new();
     public ReloadOptions Reload { get; set; } = new();
 
+    /// <summary>Push sinks by name (PgEgress:Sinks:{name}:Kind …).</summary>
+    public Dictionary<string, SinkOptions> Sinks { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Local folder for spool files (segments and batch parts before upload). Default: the temp folder.</summary>
     public string WorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "pgegress");
 }

@@ -15,6 +15,7 @@ public static class CrashPoint
     public const string FlushRegistered = "flush-registered";
     public const string ReloadMidExport = "reload-mid-export";
     public const string ReloadFileUploaded = "reload-file-uploaded";
+    public const string SinkMidApply = "sink-mid-apply";
 
     private static readonly string? Armed = Environment.GetEnvironmentVariable("PGEGRESS_CRASH_AT");
 

@@ -4,14 +4,17 @@ using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
+using PgEgress.Core.Sinks;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Health;
 
 /// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
-public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source, IObjectStore store, RegistryStore registry,
-    OperationStore operations, IngestProgress progress, ReloadProgress exports)
+public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource source, IObjectStore store, RegistryStore registry,
+    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, TimeProvider clock)
 {
+    private SourceOptions options => pipeline.Source;
+
     public async Task<StatusReport> ReadAsync(CancellationToken ct)
     {
         var slot = await ReadSlotAsync(ct);
@@ -25,7 +28,24 @@ public sealed class StatusReader(SourceOptions options, NpgsqlDataSource source,
         var ops = (await operations.GetRecentAsync(options.Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();
         var (slice, flush, error, errorAt) = progress.Snapshot();
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
-            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables, ops);
+            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables, ops,
+            await SinksAsync(staged, ct));
+    }
+
+    /// <summary>Each configured sink: its registry cursor, how far behind the staged log it is, and this process's counters.</summary>
+    private async Task<List<SinkStatus>> SinksAsync(ulong staged, CancellationToken ct)
+    {
+        var list = new List<SinkStatus>();
+        foreach (var (name, sink) in pipeline.Sinks.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            var cursor = await registry.GetCursorAsync(options.Slot, SinkRunners.Consumer(name), ct);
+            var m = sinkMetrics.For(name);
+            var behind = cursor is null ? 0 : staged > cursor.Lsn ? staged - cursor.Lsn : 0;
+            double? lagSeconds = behind == 0 ? 0 : m.OldestPendingCommit is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : null;
+            list.Add(new SinkStatus(name, sink.Kind?.ToString() ?? "", sink.Enabled, cursor is null ? null : PgText.Lsn(cursor.Lsn), (long)behind, lagSeconds,
+                m.Delivered, m.Retried, m.DeadLettered, m.LastError, m.LastErrorAt));
+        }
+        return list;
     }
 
     /// <summary>Finished operations listed in /api/status besides every unfinished one.</summary>

@@ -21,7 +21,14 @@ public sealed record StatusReport(
     string? LastError,
     DateTime? LastErrorAt,
     IReadOnlyList<TableStatus> Tables,
-    IReadOnlyList<OperationStatus> Operations);
+    IReadOnlyList<OperationStatus> Operations,
+    IReadOnlyList<SinkStatus> Sinks);
+
+/// <param name="LagBytes">Staged WAL the sink has yet to deliver.</param>
+/// <param name="LagSeconds">Age of the oldest undelivered commit; 0 when caught up; null when this process does not run the sink.</param>
+/// <param name="Delivered">Events delivered (rows applied for Postgres) by this process since it started; likewise Retried and DeadLettered.</param>
+public sealed record SinkStatus(string Name, string Kind, bool Enabled, string? CursorLsn, long LagBytes, double? LagSeconds,
+    long Delivered, long Retried, long DeadLettered, string? LastError, DateTime? LastErrorAt);
 
 public sealed record ReadinessCheck(string Name, bool Ok, string Detail);
 

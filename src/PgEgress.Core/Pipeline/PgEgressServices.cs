@@ -8,6 +8,7 @@ using PgEgress.Core.Health;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
+using PgEgress.Core.Sinks;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Pipeline;
@@ -43,6 +44,9 @@ public static class PgEgressServices
         services.AddSingleton<TableExporter>();
         services.AddSingleton<ReloadCoordinator>();
         services.AddSingleton<ReloadLoop>();
+        services.AddSingleton<StagedLog>();
+        services.AddSingleton<SinkMetrics>();
+        services.AddSingleton<SinkRunners>();
         // Entry points shared by the Host and the Functions app.
         services.AddSingleton<PipelineStartup>();
         services.AddSingleton<TimerFlush>();

@@ -218,4 +218,33 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
     }
+
+    /// <summary>
+    /// Creates a consumer's cursor when it has none: at the lowest cursor of the slot (everything still staged), or at
+    /// the start when the slot has none yet. Must exist before that consumer's segments could be deleted.
+    /// </summary>
+    public async Task EnsureCursorAsync(string slot, string consumer, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            INSERT INTO cdc_registry.cursors (slot, consumer, lsn)
+            VALUES ($1, $2, coalesce((SELECT min(lsn) FROM cdc_registry.cursors WHERE slot = $1), '0/0'))
+            ON CONFLICT (slot, consumer) DO NOTHING
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = consumer });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Moves a consumer's cursor forward (never back).</summary>
+    public async Task AdvanceCursorAsync(string slot, string consumer, ulong lsn, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            INSERT INTO cdc_registry.cursors (slot, consumer, lsn) VALUES ($1, $2, $3)
+            ON CONFLICT (slot, consumer) DO UPDATE SET lsn = greatest(cdc_registry.cursors.lsn, excluded.lsn), updated_at = now()
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = consumer });
+        cmd.Parameters.Add(Lsn(lsn));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
 }

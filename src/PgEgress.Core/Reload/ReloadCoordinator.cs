@@ -24,8 +24,14 @@ public sealed class ReloadCoordinator(
     IObjectStore store,
     InitialLoadSnapshot initial,
     ReloadProgress progress,
-    ILogger<ReloadCoordinator> logger)
+    ILogger<ReloadCoordinator> logger) : IAsyncDisposable
 {
+    // Export connections wait as long as a COPY takes (and, say, behind another session's lock): no command timeout.
+    private readonly NpgsqlDataSource _exportSource = new NpgsqlDataSourceBuilder(options.Source.ConnectionString)
+    {
+        ConnectionStringBuilder = { CommandTimeout = 0, ApplicationName = "pgegress-export" },
+    }.Build();
+
     /// <summary>An export failing this many times is marked failed; its table's held changes then flow on unreloaded.</summary>
     public const int MaxAttempts = 3;
 
@@ -85,7 +91,7 @@ public sealed class ReloadCoordinator(
         await ClearInterruptedAsync(lease is null ? [.. ops.Where(o => o.Attempts > 0)] : [], ct);
         SnapshotWorkers workers;
         await using (replication)
-            workers = await SnapshotWorkers.OpenAsync(source, snapshot, options.Reload.Workers, ct);
+            workers = await SnapshotWorkers.OpenAsync(_exportSource, snapshot, options.Reload.Workers, ct);
         logger.LogInformation("Exporting {Tables} table(s) at {Lsn}: {Names}", ops.Count, PgText.Lsn(consistent), string.Join(", ", ops.Select(o => o.Table)));
 
         var byId = ops.ToDictionary(o => o.Id);
@@ -146,6 +152,8 @@ public sealed class ReloadCoordinator(
             }
         }
     }
+
+    public ValueTask DisposeAsync() => _exportSource.DisposeAsync();
 
     // The registry's table name is schema.table with unquoted parts; the export itself goes by the table's OID.
     private static string Namespace(OperationRecord op) => op.Table[..Math.Max(0, op.Table.IndexOf('.'))];

@@ -69,6 +69,9 @@ public sealed class SegmentReader : IDisposable
         }
     }
 
+    /// <summary>A transaction is open: some of its changes may still be unread.</summary>
+    public bool InTransaction => _remainingInTxn >= 0;
+
     /// <summary>Reads the next change of the current transaction; false after its last change.</summary>
     public bool NextChange(out StagedChange change)
     {

@@ -1,6 +1,7 @@
 using PgEgress.Core.Configuration;
 using PgEgress.Functions.Ingest;
 using PgEgress.Functions.Reload;
+using PgEgress.Functions.Sinks;
 
 namespace PgEgress.Functions.Orchestrations;
 
@@ -9,8 +10,8 @@ public sealed record EternalOrchestration(string Orchestrator, string InstanceId
 
 /// <summary>
 /// The eternal orchestrations this app keeps running, each a singleton under a fixed instance id: the ingest of the
-/// configured source slot and its reload runner. Each sink and client feed, when they exist, adds its orchestrator here
-/// (one per sink, reading from its own cursor); the watchdog then keeps it running like the ingest.
+/// configured source slot, its reload runner, and one delivery orchestration per enabled sink (each from its own
+/// cursor); the watchdog keeps them all running.
 /// </summary>
 public sealed class EternalOrchestrations(PgEgressOptions options)
 {
@@ -26,5 +27,8 @@ public sealed class EternalOrchestrations(PgEgressOptions options)
         ReloadOrchestrator.InstanceIdFor(options.Source.Slot),
         options.Source.Slot);
 
-    public IReadOnlyList<EternalOrchestration> All => [Ingest, Reload];
+    public IEnumerable<EternalOrchestration> Sinks => options.Sinks.Where(s => s.Value.Enabled).OrderBy(s => s.Key, StringComparer.Ordinal)
+        .Select(s => new EternalOrchestration(nameof(SinkOrchestrator), SinkOrchestrator.InstanceIdFor(options.Source.Slot, s.Key), s.Key));
+
+    public IReadOnlyList<EternalOrchestration> All => [Ingest, Reload, .. Sinks];
 }

@@ -7,6 +7,7 @@ using PgEgress.Core.Health;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
+using PgEgress.Core.Sinks;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Tests.Pipeline;
@@ -18,6 +19,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _ingest;
     private Task? _reloads;
+    private Task? _sinks;
 
     private InProcessPipeline(ServiceProvider services) => _services = services;
 
@@ -42,18 +44,21 @@ public sealed class InProcessPipeline : IAsyncDisposable
         WorkDirectory = Path.Combine(outputFolder, "..", "work-" + Guid.NewGuid().ToString("N")),
     };
 
-    /// <summary>Runs source setup; <paramref name="ingest"/> also starts the ingest loop, <paramref name="reloads"/> the reload loop.</summary>
-    public static async Task<InProcessPipeline> StartAsync(PgEgressOptions options, bool ingest = true, bool reloads = false)
+    /// <summary>
+    /// Runs the start-up (store, source setup, sink cursors); <paramref name="ingest"/> also starts the ingest loop,
+    /// <paramref name="reloads"/> the reload loop, <paramref name="sinks"/> a delivery loop per enabled sink.
+    /// </summary>
+    public static async Task<InProcessPipeline> StartAsync(PgEgressOptions options, bool ingest = true, bool reloads = false, bool sinks = false)
     {
         var services = new ServiceCollection()
             .AddLogging(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
             .AddPgEgress(options)
             .BuildServiceProvider();
         var pipeline = new InProcessPipeline(services);
-        await services.GetRequiredService<SourceSetup>().RunAsync(default);
-        await services.GetRequiredService<IObjectStore>().EnsureReadyAsync(default);
+        await services.GetRequiredService<PipelineStartup>().RunAsync(default);
         if (ingest) pipeline.StartIngest();
         if (reloads) pipeline._reloads = Task.Run(() => services.GetRequiredService<ReloadLoop>().RunAsync(pipeline._stop.Token));
+        if (sinks) pipeline.StartSinks();
         return pipeline;
     }
 
@@ -61,6 +66,13 @@ public sealed class InProcessPipeline : IAsyncDisposable
     public SliceConsumer NewSliceConsumer() => ActivatorUtilities.CreateInstance<SliceConsumer>(_services);
 
     public void StartIngest() => _ingest = Task.Run(() => _services.GetRequiredService<IngestLoop>().RunAsync(_stop.Token));
+
+    public void StartSinks()
+    {
+        var runners = _services.GetRequiredService<SinkRunners>();
+        var loggers = _services.GetRequiredService<ILoggerFactory>();
+        _sinks = Task.WhenAll(runners.Names.Select(n => Task.Run(() => new SinkLoop(runners.For(n)!, loggers.CreateLogger(n)).RunAsync(_stop.Token))));
+    }
 
     /// <summary>Flushes everything committed before the call, as POST /api/flush does.</summary>
     public async Task<FlushResult> FlushAsync()
@@ -80,6 +92,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
         await _stop.CancelAsync();
         if (_ingest is not null) await _ingest;
         if (_reloads is not null) await _reloads;
+        if (_sinks is not null) await _sinks;
         await _services.DisposeAsync();
     }
 }

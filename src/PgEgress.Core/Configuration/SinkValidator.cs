@@ -1,0 +1,159 @@
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace PgEgress.Core.Configuration;
+
+/// <summary>Checks one sink's settings; each problem names the sink and the setting.</summary>
+public static partial class SinkValidator
+{
+    // \z, not $: $ also matches before a final line break, and a value read from a secret file often ends with one.
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,63}\z")]
+    private static partial Regex SinkName();
+
+    // An HTTP header name: RFC 9110 token characters.
+    [GeneratedRegex(@"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\z")]
+    private static partial Regex HeaderName();
+
+    // The form Hook0 and every UUID parser accept (Guid.TryParse would also take braces, parentheses or surrounding blanks, sent as they are).
+    [GeneratedRegex(@"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\z")]
+    private static partial Regex Uuid();
+
+    /// <summary>Headers the HTTP sink writes itself: a fixed header of the same name would be dropped or sent twice.</summary>
+    private static readonly HashSet<string> OwnHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "Host", "Connection",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+    };
+
+    public static void Validate(string name, SinkOptions sink, string sourceConnectionString, List<string> errors)
+    {
+        var s = $"{PgEgressOptions.SectionName}:Sinks:{Printable(name)}";
+        if (!SinkName().IsMatch(name))
+            errors.Add($"{s}: the sink name must be 1 to 63 letters, digits, '_' or '-'");
+        if (sink.Kind is null)
+        {
+            errors.Add($"{s}:Kind is required: Http, Hook0 or Postgres");
+            return;
+        }
+        // The configuration binder turns a number ("7") into an enum value that is none of the kinds.
+        if (!Enum.IsDefined(sink.Kind.Value))
+        {
+            errors.Add($"{s}:Kind '{sink.Kind}' is not a sink kind: use Http, Hook0 or Postgres");
+            return;
+        }
+        if (sink.Workers is < 1 or > 64) errors.Add($"{s}:Workers must be between 1 and 64 (got {sink.Workers})");
+        foreach (var table in sink.Tables)
+            if (string.IsNullOrWhiteSpace(table) || table.Split('.') is not [{ Length: > 0 } schema, { Length: > 0 } relation]
+                || schema.Trim() != schema || relation.Trim() != relation)
+                errors.Add($"{s}:Tables has '{Printable(table)}'; write tables as schema.table");
+        foreach (var op in sink.Operations)
+            if (Sinks.SinkFilter.OpOf(op) == '?')
+                errors.Add($"{s}:Operations has '{Printable(op)}'; use insert, update, delete or truncate");
+        if (sink.Timeout <= TimeSpan.Zero || sink.Timeout > TimeSpan.FromMinutes(10))
+            errors.Add($"{s}:Timeout must be between 00:00:00.001 and 00:10:00 (got {sink.Timeout})");
+        if (sink.MaxRetries < 1) errors.Add($"{s}:MaxRetries must be at least 1");
+        if (sink.RetryDelay <= TimeSpan.Zero || sink.MaxRetryDelay < sink.RetryDelay)
+            errors.Add($"{s}:RetryDelay must be positive and at most MaxRetryDelay");
+
+        switch (sink.Kind)
+        {
+            case SinkKind.Http:
+                CheckUrl(s, sink.Url, errors);
+                if (sink.Method.ToUpperInvariant() is not ("POST" or "PUT"))
+                    errors.Add($"{s}:Method must be POST or PUT (got '{sink.Method}')");
+                if (sink.AuthHeaderName.Length > 0 && !HeaderName().IsMatch(sink.AuthHeaderName))
+                    errors.Add($"{s}:AuthHeaderName '{Printable(sink.AuthHeaderName)}' is not a valid HTTP header name");
+                else if (OwnHeaders.Contains(sink.AuthHeaderName))
+                    errors.Add($"{s}:AuthHeaderName '{sink.AuthHeaderName}' is a header the sink sets itself; use another header");
+                if (sink.AuthHeaderName.Length > 0 && sink.AuthHeaderValue.Length == 0)
+                    errors.Add($"{s}:AuthHeaderValue is required when AuthHeaderName is set");
+                if (sink.AuthHeaderValue.Length > 0 && sink.AuthHeaderName.Length == 0)
+                    errors.Add($"{s}:AuthHeaderName is required when AuthHeaderValue is set");
+                // .NET refuses to send other characters (an HttpRequestException, which would be retried for ever).
+                if (!IsHeaderValue(sink.AuthHeaderValue))
+                    errors.Add($"{s}:AuthHeaderValue must be printable ASCII (no line breaks or control characters)");
+                if (sink.Secret.Length > 0 && !IsWebhookSecret(sink.Secret))
+                    errors.Add($"{s}:Secret must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes");
+                if (sink.BatchMaxEvents is < 1 or > 1000) errors.Add($"{s}:BatchMaxEvents must be between 1 and 1000 (got {sink.BatchMaxEvents})");
+                if (sink.BatchMaxWait < TimeSpan.Zero) errors.Add($"{s}:BatchMaxWait must not be negative");
+                break;
+            case SinkKind.Hook0:
+                if (CheckUrl(s, sink.Url, errors) is { } api && api.AbsolutePath.TrimEnd('/') is var path
+                    && (path.EndsWith("/api/v1", StringComparison.OrdinalIgnoreCase) || path.EndsWith("/api/v1/event", StringComparison.OrdinalIgnoreCase)))
+                    errors.Add($"{s}:Url must be Hook0's base URL (e.g. https://app.hook0.com), without {path[path.LastIndexOf("/api/v1", StringComparison.OrdinalIgnoreCase)..]}: PgEgress adds /api/v1/event/");
+                if (string.IsNullOrWhiteSpace(sink.Token)) errors.Add($"{s}:Token is required (a Hook0 service token)");
+                else if (sink.Token.Any(char.IsWhiteSpace) || !IsHeaderValue(sink.Token))
+                    errors.Add($"{s}:Token must be the service token alone: no spaces, line breaks or other characters outside printable ASCII");
+                if (!Uuid().IsMatch(sink.ApplicationId))
+                    errors.Add($"{s}:ApplicationId must be the Hook0 application's UUID, as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (got '{Printable(sink.ApplicationId)}')");
+                break;
+            case SinkKind.Postgres:
+                CheckTarget(s, sink.ConnectionString, sourceConnectionString, errors);
+                break;
+        }
+    }
+
+    /// <summary>The URL when it is an absolute http(s) URL. Not echoed: a webhook URL often carries a secret (user info, a token in the path or query).</summary>
+    private static Uri? CheckUrl(string s, string url, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(url))
+        {
+            errors.Add($"{s}:Url is required");
+            return null;
+        }
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+        {
+            errors.Add($"{s}:Url is not an absolute http or https URL");
+            return null;
+        }
+        if (uri.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"{s}:Url must be an http or https URL (got a {uri.Scheme} URL)");
+            return null;
+        }
+        return uri;
+    }
+
+    private static bool IsHeaderValue(string value) => value.All(c => c is >= ' ' and <= '~' or '\t');
+
+    private static string Printable(string value) => string.Concat(value.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+
+    private static bool IsWebhookSecret(string secret)
+    {
+        if (!secret.StartsWith("whsec_", StringComparison.Ordinal)) return false;
+        var bytes = new byte[secret.Length];
+        return Convert.TryFromBase64String(secret[6..], bytes, out var n) && n is >= 24 and <= 64;
+    }
+
+    private static void CheckTarget(string s, string connectionString, string source, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            errors.Add($"{s}:ConnectionString is required (the target database's Npgsql connection string)");
+            return;
+        }
+        NpgsqlConnectionStringBuilder target, from;
+        try
+        {
+            target = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException)
+        {
+            errors.Add($"{s}:ConnectionString is not a valid connection string");
+            return;
+        }
+        if (string.IsNullOrEmpty(target.Host)) errors.Add($"{s}:ConnectionString has no Host");
+        try
+        {
+            from = new NpgsqlConnectionStringBuilder(source);
+        }
+        catch (ArgumentException)
+        {
+            return; // reported as the source's problem
+        }
+        // Applying the stream to the source itself would feed every change back into the stream.
+        if (string.Equals(target.Host, from.Host, StringComparison.OrdinalIgnoreCase) && target.Port == from.Port
+            && string.Equals(target.Database, from.Database, StringComparison.Ordinal))
+            errors.Add($"{s}:ConnectionString points at the source database itself; use another database");
+    }
+}

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Registry;
+
+namespace PgEgress.Core.Sinks;
+
+/// <summary>
+/// Delivers the staged log to an HTTP endpoint (webhook or Hook0) from the sink's own cursor. Events are spread over
+/// the sink's workers by a hash of the row's key, so one row's changes arrive in commit order while different rows go
+/// in parallel; each worker sends its events in order, batched. The cursor moves past a transaction only when all
+/// its events are delivered, so a restart redelivers (same ids) rather than loses.
+/// </summary>
+public sealed class EventSinkRunner(
+    string name,
+    SinkOptions options,
+    string slot,
+    EventDelivery delivery,
+    int maxBatch,
+    StagedLog log,
+    RegistryStore registry,
+    SinkMetrics.Counters metrics,
+    ILogger logger) : ISinkRunner
+{
+    /// <summary>How often the cursor is written while delivering, and how often the log is looked at when caught up.</summary>
+    public static readonly TimeSpan CursorInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    public string Name => name;
+    public string Consumer => SinkRunners.Consumer(name);
+
+    public async Task<SinkSliceResult> RunSliceAsync(TimeSpan budget, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var start = (await registry.GetCursorAsync(slot, Consumer, ct))?.Lsn ?? 0;
+        var tracker = new CursorTracker(start);
+        var filter = new SinkFilter(options);
+        var queues = Enumerable.Range(0, options.Workers)
+            .Select(_ => Channel.CreateBounded<(SinkEvent Event, object Txn)>(new BoundedChannelOptions(1024) { SingleReader = true }))
+            .ToArray();
+        using var stopWorkers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var workers = queues.Select(q => Task.Run(() => WorkAsync(q.Reader, tracker, stopWorkers), CancellationToken.None)).ToArray();
+        var position = start;
+        var persisted = start;
+        var lastPersist = Stopwatch.StartNew();
+        var caughtUp = false;
+        try
+        {
+            while (clock.Elapsed < budget && !ct.IsCancellationRequested)
+            {
+                var before = position;
+                position = await log.ReadAsync(slot, position, async (txn, events) =>
+                {
+                    var token = tracker.Begin(txn.EndLsn, txn.CommitTimestamp);
+                    foreach (var e in events)
+                    {
+                        if (!filter.Accepts(e.Row)) continue;
+                        tracker.Add(token);
+                        await queues[e.Partition(queues.Length)].Writer.WriteAsync((e, token), stopWorkers.Token);
+                    }
+                    tracker.Seal(token);
+                    metrics.OldestPendingCommit = tracker.OldestPending;
+                    if (lastPersist.Elapsed >= CursorInterval) persisted = await PersistAsync(tracker, persisted, lastPersist, ct);
+                    return clock.Elapsed < budget;
+                }, ct);
+                caughtUp = position == before;
+                if (caughtUp)
+                {
+                    persisted = await PersistAsync(tracker, persisted, lastPersist, ct);
+                    await Task.Delay(PollInterval, ct);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var q in queues) q.Writer.TryComplete();
+            // On shutdown the workers stop mid-retry; what they had not delivered is delivered again next time.
+            await Task.WhenAll(workers);
+            await PersistAsync(tracker, persisted, lastPersist, CancellationToken.None);
+            metrics.OldestPendingCommit = tracker.OldestPending;
+        }
+        return new SinkSliceResult(name, start, tracker.Delivered, caughtUp);
+    }
+
+    private async Task<ulong> PersistAsync(CursorTracker tracker, ulong persisted, Stopwatch since, CancellationToken ct)
+    {
+        var delivered = tracker.Delivered;
+        if (delivered > persisted) await registry.AdvanceCursorAsync(slot, Consumer, delivered, ct);
+        since.Restart();
+        return Math.Max(delivered, persisted);
+    }
+
+    private async Task WorkAsync(ChannelReader<(SinkEvent Event, object Txn)> queue, CursorTracker tracker, CancellationTokenSource stop)
+    {
+        var ct = stop.Token;
+        var batch = new List<(SinkEvent Event, object Txn)>(maxBatch);
+        try
+        {
+            while (await queue.WaitToReadAsync(ct))
+            {
+                batch.Clear();
+                while (batch.Count < maxBatch && queue.TryRead(out var item)) batch.Add(item);
+                if (batch.Count < maxBatch)
+                {
+                    // Fill the batch for at most BatchMaxWait, then send what there is.
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    wait.CancelAfter(options.BatchMaxWait);
+                    try
+                    {
+                        while (batch.Count < maxBatch && await queue.WaitToReadAsync(wait.Token))
+                            while (batch.Count < maxBatch && queue.TryRead(out var item)) batch.Add(item);
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                    }
+                }
+                await delivery.DeliverAsync([.. batch.Select(b => b.Event)], ct);
+                foreach (var b in batch) tracker.Done(b.Txn);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // Stop the slice: the reader must not wait on a queue nobody empties. The cursor stays before these events.
+            metrics.Failed(e.Message);
+            logger.LogError(e, "Sink {Sink}: delivery failed; its events are delivered again from the cursor", name);
+            await stop.CancelAsync();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Output;
+
+namespace PgEgress.Core.Sinks;
+
+/// <summary>Which changes a sink delivers: its tables (all when none are listed) and operations (all when none are listed).</summary>
+public sealed class SinkFilter(SinkOptions options)
+{
+    private readonly HashSet<string> _tables = new(options.Tables, StringComparer.Ordinal);
+    private readonly HashSet<char> _ops = [.. options.Operations.Select(OpOf)];
+
+    public static readonly string[] OperationNames = ["insert", "update", "delete", "truncate"];
+
+    public bool Accepts(in ChangeRow row) =>
+        (_tables.Count == 0 || _tables.Contains(row.Relation.QualifiedName)) && (_ops.Count == 0 || _ops.Contains(row.Op));
+
+    /// <summary>A key-changing update arrives as D + I; an "update" filter keeps both halves.</summary>
+    public static char OpOf(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "insert" => 'I',
+        "update" => 'U',
+        "delete" => 'D',
+        "truncate" => 'T',
+        _ => '?',
+    };
+}

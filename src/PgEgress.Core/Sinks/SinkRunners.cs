@@ -1,0 +1,64 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Registry;
+using PgEgress.Core.Sinks.Postgres;
+using PgEgress.Core.Storage;
+
+namespace PgEgress.Core.Sinks;
+
+/// <summary>The configured, enabled sinks as runners, built once per process; the Host's loop and the Functions activities use the same ones.</summary>
+public sealed class SinkRunners : IAsyncDisposable
+{
+    private readonly Dictionary<string, ISinkRunner> _runners = new(StringComparer.Ordinal);
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<HttpClient> _clients = [];
+    private readonly RegistryStore _registry;
+    private readonly string _slot;
+
+    public SinkRunners(PgEgressOptions options, IObjectStore store, RegistryStore registry, StagedLog log, SinkMetrics metrics,
+        TimeProvider clock, ILoggerFactory loggers)
+    {
+        (_registry, _slot) = (registry, options.Source.Slot);
+        foreach (var (name, sink) in options.Sinks.Where(s => s.Value.Enabled).OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            var logger = loggers.CreateLogger($"PgEgress.Sinks.{name}");
+            var counters = metrics.For(name);
+            if (sink.Kind == SinkKind.Postgres)
+            {
+                var applier = new PostgresTargetApplier(name, sink, loggers.CreateLogger<PostgresTargetApplier>());
+                _owned.Add(applier);
+                _runners[name] = new PostgresSinkRunner(name, sink, _slot, applier, log, registry, counters, logger);
+                continue;
+            }
+            IEventEndpoint endpoint = sink.Kind == SinkKind.Hook0 ? new Hook0Endpoint(_slot, sink) : new CloudEventsEndpoint(_slot, sink, clock);
+            // Timeouts are the delivery pipeline's, per attempt; the client itself never gives up on its own.
+            var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AutomaticDecompression = DecompressionMethods.All })
+            {
+                Timeout = Timeout.InfiniteTimeSpan,
+            };
+            _clients.Add(http);
+            var delivery = new EventDelivery(name, sink, endpoint, http, store, counters, logger);
+            _runners[name] = new EventSinkRunner(name, sink, _slot, delivery, endpoint.MaxBatch, log, registry, counters, logger);
+        }
+    }
+
+    /// <summary>The registry cursor of a sink.</summary>
+    public static string Consumer(string sink) => $"sink:{sink}";
+
+    public IReadOnlyCollection<string> Names => _runners.Keys;
+
+    public ISinkRunner? For(string name) => _runners.GetValueOrDefault(name);
+
+    /// <summary>Gives every enabled sink a cursor before anything could delete the segments it has yet to deliver.</summary>
+    public async Task EnsureCursorsAsync(CancellationToken ct)
+    {
+        foreach (var name in _runners.Keys) await _registry.EnsureCursorAsync(_slot, Consumer(name), ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var owned in _owned) await owned.DisposeAsync();
+        foreach (var client in _clients) client.Dispose();
+    }
+}

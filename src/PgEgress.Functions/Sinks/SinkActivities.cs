@@ -1,0 +1,20 @@
+using Microsoft.Azure.Functions.Worker;
+using PgEgress.Core.Sinks;
+
+namespace PgEgress.Functions.Sinks;
+
+/// <summary>The sink orchestration's activity: one slice of Core's runner for the sink.</summary>
+public sealed class SinkActivities(SinkRunners sinks)
+{
+    /// <summary>How long one activity delivers: well inside the function timeout, long enough to amortise its start.</summary>
+    public static readonly TimeSpan SliceBudget = TimeSpan.FromMinutes(2);
+
+    /// <returns>True when the sink had delivered everything staged.</returns>
+    [Function(nameof(DeliverSink))]
+    public async Task<bool> DeliverSink([ActivityTrigger] string sink, FunctionContext context)
+    {
+        var runner = sinks.For(sink) ?? throw new InvalidOperationException($"sink '{sink}' is not configured or not enabled");
+        var result = await runner.RunSliceAsync(SliceBudget, context.CancellationToken);
+        return result.CaughtUp;
+    }
+}
