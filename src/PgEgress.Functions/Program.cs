@@ -10,7 +10,7 @@ var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
 
 // The Host's settings (app settings PgEgress__Section__Key), validated the same way before anything runs.
-var options = builder.Configuration.GetSection(PgEgressOptions.SectionName).Get<PgEgressOptions>() ?? new PgEgressOptions();
+var options = OptionsBinding.Bind(builder.Configuration);
 var errors = OptionsValidator.Validate(options);
 if (errors.Count > 0) throw new InvalidOperationException($"pgegress: configuration error: {string.Join("; ", errors)}");
 

@@ -19,7 +19,7 @@ builder.Logging.AddFilter<ConsoleLoggerProvider>("Microsoft.AspNetCore.Hosting.D
 PgEgressOptions options;
 try
 {
-    options = builder.Configuration.GetSection(PgEgressOptions.SectionName).Get<PgEgressOptions>() ?? new PgEgressOptions();
+    options = OptionsBinding.Bind(builder.Configuration);
 }
 catch (InvalidOperationException e)
 {

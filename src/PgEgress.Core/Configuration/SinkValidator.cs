@@ -60,7 +60,7 @@ public static partial class SinkValidator
             case SinkKind.Http:
                 CheckUrl(s, sink.Url, errors);
                 if (sink.Method.ToUpperInvariant() is not ("POST" or "PUT"))
-                    errors.Add($"{s}:Method must be POST or PUT (got '{sink.Method}')");
+                    errors.Add($"{s}:Method must be POST or PUT (got '{Printable(sink.Method)}')");
                 if (sink.AuthHeaderName.Length > 0 && !HeaderName().IsMatch(sink.AuthHeaderName))
                     errors.Add($"{s}:AuthHeaderName '{Printable(sink.AuthHeaderName)}' is not a valid HTTP header name");
                 else if (OwnHeaders.Contains(sink.AuthHeaderName))

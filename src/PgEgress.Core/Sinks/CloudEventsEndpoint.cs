@@ -53,12 +53,9 @@ public sealed class CloudEventsEndpoint(string slot, SinkOptions options, TimePr
         return request;
     }
 
-    public DeliveryOutcome Classify(HttpStatusCode status) => (int)status switch
-    {
-        >= 200 and < 300 => DeliveryOutcome.Delivered,
-        408 or 429 or >= 500 => DeliveryOutcome.Retry,
-        _ => DeliveryOutcome.Reject,
-    };
+    public DeliveryOutcome Classify(HttpStatusCode status) => IEventEndpoint.Common(status);
+
+    public Task PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct) => Task.CompletedTask;
 
     private void WriteEvent(Utf8JsonWriter w, SinkEvent e)
     {

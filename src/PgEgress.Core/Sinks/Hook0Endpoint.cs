@@ -16,13 +16,15 @@ public sealed class Hook0Endpoint(string slot, SinkOptions options) : IEventEndp
 {
     private static readonly Guid Namespace = new("5f0b6c8e-2d1a-4f3e-9b7c-0a1d2e3f4b5c");
     private readonly Uri _url = new(options.Url.TrimEnd('/') + "/api/v1/event/");
+    private readonly Uri _eventTypes = new(options.Url.TrimEnd('/') + "/api/v1/event_types/");
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _types = new(StringComparer.Ordinal);
 
     public int MaxBatch => 1;
 
     public HttpRequestMessage Build(IReadOnlyList<SinkEvent> batch)
     {
         var e = batch.Single();
-        var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+        var body = new Dictionary<string, object>
         {
             ["application_id"] = options.ApplicationId,
             ["event_id"] = EventId(slot, e),
@@ -37,20 +39,51 @@ public sealed class Hook0Endpoint(string slot, SinkOptions options) : IEventEndp
                 ["operation"] = e.Operation,
                 ["pipeline"] = Clip(slot),
             },
-        });
-        var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        };
+        var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = JsonContent(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
         return request;
     }
 
-    public DeliveryOutcome Classify(HttpStatusCode status) => (int)status switch
+    // 409 EventAlreadyIngested: this id was ingested before (a retry after a lost answer, or a replay).
+    public DeliveryOutcome Classify(HttpStatusCode status) => status == HttpStatusCode.Conflict ? DeliveryOutcome.Delivered : IEventEndpoint.Common(status);
+
+    /// <summary>
+    /// Hook0 refuses an event whose type the application does not have (400 EventTypeDoesNotExist), so each type is
+    /// created once per process before its first event: POST /api/v1/event_types/ {service: schema, resource_type:
+    /// table, verb}; 201 and 409 (it exists) both do. A failure is thrown and retried with the send.
+    /// </summary>
+    public async Task PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct)
     {
-        // 409 EventAlreadyIngested: this id was ingested before (a retry after a lost answer, or a replay).
-        >= 200 and < 300 or 409 => DeliveryOutcome.Delivered,
-        408 or 429 or >= 500 => DeliveryOutcome.Retry,
-        _ => DeliveryOutcome.Reject,
-    };
+        foreach (var e in batch)
+        {
+            var type = e.EventType;
+            if (_types.ContainsKey(type)) continue;
+            using var request = new HttpRequestMessage(HttpMethod.Post, _eventTypes)
+            {
+                Content = JsonContent(new Dictionary<string, object>
+                {
+                    ["application_id"] = options.ApplicationId,
+                    ["service"] = e.Row.Relation.Namespace,
+                    ["resource_type"] = e.Row.Relation.Name,
+                    ["verb"] = type[(type.LastIndexOf('.') + 1)..],
+                }),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
+            using var response = await http.SendAsync(request, ct);
+            if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.Conflict)
+                throw new HttpRequestException($"Hook0 did not create event type {type}: HTTP {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}",
+                    null, response.StatusCode);
+            _types[type] = true;
+        }
+    }
+
+    private static ByteArrayContent JsonContent(object body)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
 
     /// <summary>RFC 4122 name-based UUID (SHA-1, version 5) of "pipeline/lsn/seq".</summary>
     public static Guid EventId(string slot, SinkEvent e)

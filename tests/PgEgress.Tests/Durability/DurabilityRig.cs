@@ -112,6 +112,7 @@ internal sealed class DurabilityRig : IAsyncDisposable
     public async Task ExecAsync(string sql)
     {
         await using var cmd = Db.CreateCommand(sql);
+        cmd.CommandTimeout = 600; // bulk loads (2M rows) on a busy two-core machine outlast the default 30 s
         await cmd.ExecuteNonQueryAsync();
     }
 

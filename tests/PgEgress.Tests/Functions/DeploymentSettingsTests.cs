@@ -44,7 +44,7 @@ public sealed partial class DeploymentSettingsTests
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(LocalSettings().Select(kv => KeyValuePair.Create(kv.Key.Replace("__", ":"), (string?)kv.Value)))
             .Build();
-        var options = configuration.GetSection(PgEgressOptions.SectionName).Get<PgEgressOptions>();
+        var options = OptionsBinding.Bind(configuration);
         Assert.NotNull(options);
         Assert.Empty(OptionsValidator.Validate(options));
     }

@@ -69,7 +69,7 @@ internal sealed class StatementBatch(NpgsqlConnection connection, string sinkNam
 
     private InvalidOperationException Failure(PostgresException e, string? target)
     {
-        target ??= e.TableName is { } table ? $"table {table}" : "commit";
+        target ??= e.TableName is { } table ? $"table {e.SchemaName}.{table}" : "commit";
         return new InvalidOperationException(
             $"Sink '{sinkName}': applying the transaction ending at {PgText.Lsn(endLsn)} failed on {target}: {e.MessageText}", e);
     }

@@ -1,0 +1,66 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Output;
+using PgEgress.Core.Sinks;
+using PgEgress.Core.Staging;
+
+namespace PgEgress.Tests.Sinks;
+
+/// <summary>What a receiver gets in a change's JSON, and what each HTTP status means for delivery.</summary>
+public sealed class SinkPayloadTests
+{
+    private static readonly RelationSchema Table = new(1, "app", "t", 'd',
+    [
+        new ColumnSchema("id", 20, -1, "bigint", false, true),
+        new ColumnSchema("ok", 16, -1, "boolean", true, false),
+        new ColumnSchema("amount", 1700, -1, "numeric", true, false),
+        new ColumnSchema("doc", 3802, -1, "jsonb", true, false),
+        new ColumnSchema("note", 25, -1, "text", true, false),
+        new ColumnSchema("big", 25, -1, "text", true, false),
+    ]);
+
+    private static TupleValue T(string s) => new(ValueKind.Text, Encoding.UTF8.GetBytes(s));
+
+    [Fact]
+    public void A_change_carries_numbers_booleans_and_json_as_json_values_and_names_unchanged_toast()
+    {
+        var txn = new TransactionInfo(0x16B3748, 0x16B3700, 777, new DateTime(2026, 11, 23, 10, 0, 0, DateTimeKind.Utc));
+        var row = new ChangeRow('U', Table, [T("42"), T("t"), T("NaN"), T("{\"a\": [1, 2]}"), TupleValue.Null, TupleValue.Unchanged]);
+        var json = JsonDocument.Parse(ChangeJson.Serialize(new SinkEvent(txn, 3, row), "pipe")).RootElement;
+
+        Assert.Equal("0/16B3748-3", json.GetProperty("id").GetString());
+        Assert.Equal("update", json.GetProperty("op").GetString());
+        Assert.Equal(42, json.GetProperty("key").GetProperty("id").GetInt64());
+        var record = json.GetProperty("record");
+        Assert.True(record.GetProperty("ok").GetBoolean());
+        Assert.Equal("NaN", record.GetProperty("amount").GetString()); // not a JSON number
+        Assert.Equal(2, record.GetProperty("doc").GetProperty("a")[1].GetInt32());
+        Assert.Equal(JsonValueKind.Null, record.GetProperty("note").ValueKind);
+        Assert.False(record.TryGetProperty("big", out _));
+        Assert.Equal(["big"], json.GetProperty("unchanged_toast").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("app.t.updated", new SinkEvent(txn, 3, row).EventType);
+    }
+
+    [Theory]
+    [InlineData(200, DeliveryOutcome.Delivered)]
+    [InlineData(204, DeliveryOutcome.Delivered)]
+    [InlineData(400, DeliveryOutcome.Reject)]
+    [InlineData(422, DeliveryOutcome.Reject)]
+    [InlineData(401, DeliveryOutcome.Retry)]
+    [InlineData(403, DeliveryOutcome.Retry)]
+    [InlineData(404, DeliveryOutcome.Retry)]
+    [InlineData(408, DeliveryOutcome.Retry)]
+    [InlineData(429, DeliveryOutcome.Retry)]
+    [InlineData(503, DeliveryOutcome.Retry)]
+    public void A_wrong_key_or_url_is_retried_not_dead_lettered(int status, DeliveryOutcome outcome)
+    {
+        var webhook = new CloudEventsEndpoint("pipe", new SinkOptions { Kind = SinkKind.Http, Url = "http://127.0.0.1:1/" }, TimeProvider.System);
+        var hook0 = new Hook0Endpoint("pipe", new SinkOptions { Kind = SinkKind.Hook0, Url = "http://127.0.0.1:1", ApplicationId = Guid.NewGuid().ToString() });
+        Assert.Equal(outcome, webhook.Classify((HttpStatusCode)status));
+        Assert.Equal(outcome, hook0.Classify((HttpStatusCode)status));
+        Assert.Equal(DeliveryOutcome.Delivered, hook0.Classify(HttpStatusCode.Conflict)); // Hook0: already ingested
+        Assert.Equal(DeliveryOutcome.Reject, webhook.Classify(HttpStatusCode.Conflict));
+    }
+}
