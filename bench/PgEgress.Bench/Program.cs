@@ -1,19 +1,26 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
+           PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
                of a throwaway PostgreSQL cluster; prints both rates and their ratio (median of --runs each).
       reload   psql's \copy piped into gzip -1 vs PgEgress's full-reload export (TableExporter: parallel COPY under an
                exported snapshot, gzip, upload to a local-folder store) of the same table of a throwaway cluster;
                prints both rates and their ratio (median of --runs each) and PgEgress's peak RSS.
+      sinks    the webhook sink against a loopback receiver in the same process: delivery of a staged change set with
+               K = 1 and K = 8 workers (and K = 8, batches of 50) vs a raw HttpClient loop posting the same bodies; then
+               commit → delivered latency percentiles with a writer at a steady rate while ingest and the sink run.
 
       --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
+      --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows)
+      --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
+      --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted)
       --runs N          runs of each contender, alternating (default 3)
       --keep            keep the work folder (staged segments, exported files) instead of deleting it
     """;
@@ -23,7 +30,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload"))
+if (args[0] is not ("ingest" or "reload" or "sinks"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -31,6 +38,7 @@ if (args[0] is not ("ingest" or "reload"))
 
 var ingest = new IngestSettings();
 var reload = new ReloadSettings();
+var sinks = new SinkSettings();
 for (var i = 1; i < args.Length; i++)
 {
     long Number(string name)
@@ -50,11 +58,14 @@ for (var i = 1; i < args.Length; i++)
                 break;
             case "--transactions" when args[0] == "ingest": ingest = ingest with { Transactions = checked((int)Number("--transactions")) }; break;
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
+            case "--events" when args[0] == "sinks": sinks = sinks with { Events = Number("--events") }; break;
+            case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
+            case "--seconds" when args[0] == "sinks": sinks = sinks with { Seconds = checked((int)Number("--seconds")) }; break;
             case "--runs":
                 var runs = checked((int)Number("--runs"));
-                (ingest, reload) = (ingest with { Runs = runs }, reload with { Runs = runs });
+                (ingest, reload, sinks) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs });
                 break;
-            case "--keep": (ingest, reload) = (ingest with { Keep = true }, reload with { Keep = true }); break;
+            case "--keep": (ingest, reload, sinks) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true }); break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
         }
     }
@@ -70,6 +81,12 @@ if (ingest.Transactions > ingest.Rows)
     return 2;
 }
 
+if (sinks.Seconds <= sinks.WarmupSeconds)
+{
+    Console.Error.WriteLine($"--seconds must exceed the {sinks.WarmupSeconds} s of warm-up the latency figures leave out");
+    return 2;
+}
+
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
@@ -77,5 +94,6 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
-else await ReloadBench.RunAsync(reload, cancel.Token);
+else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
+else await SinkBench.RunAsync(sinks, cancel.Token);
 return 0;

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Polly;
-using Polly.Retry;
 using PgEgress.Core.Health;
+using PgEgress.Core.Pipeline;
 
 namespace PgEgress.Core.Replication;
 
@@ -12,23 +12,11 @@ namespace PgEgress.Core.Replication;
 /// </summary>
 public sealed class IngestLoop(SliceConsumer consumer, IngestProgress progress, ILogger<IngestLoop> logger)
 {
-    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = TimeSpan.FromMilliseconds(500),
-            MaxDelay = TimeSpan.FromSeconds(30),
-            OnRetry = args =>
-            {
-                progress.Failed(args.Outcome.Exception!.Message);
-                logger.LogError(args.Outcome.Exception, "Slice failed (attempt {Attempt}); retrying in {Delay}", args.AttemptNumber + 1, args.RetryDelay);
-                return default;
-            },
-        })
-        .Build();
+    private readonly ResiliencePipeline _retry = LoopRetry.Forever(TimeSpan.FromMilliseconds(500), (e, attempt, delay) =>
+    {
+        progress.Failed(e.Message);
+        logger.LogError(e, "Slice failed (attempt {Attempt}); retrying in {Delay}", attempt, delay);
+    });
 
     public async Task RunAsync(CancellationToken stop)
     {

@@ -78,10 +78,17 @@ public sealed class EventSinkRunner(
         finally
         {
             foreach (var q in queues) q.Writer.TryComplete();
-            // On shutdown the workers stop mid-retry; what they had not delivered is delivered again next time.
-            await Task.WhenAll(workers);
-            await PersistAsync(tracker, persisted, lastPersist, CancellationToken.None);
-            metrics.OldestPendingCommit = tracker.OldestPending;
+            try
+            {
+                // On shutdown the workers stop mid-retry; what they had not delivered is delivered again next time.
+                await Task.WhenAll(workers);
+            }
+            finally
+            {
+                // Whatever was delivered counts, even when a worker failed.
+                await PersistAsync(tracker, persisted, lastPersist, CancellationToken.None);
+                metrics.OldestPendingCommit = tracker.OldestPending;
+            }
         }
         return new SinkSliceResult(name, start, tracker.Delivered, caughtUp);
     }

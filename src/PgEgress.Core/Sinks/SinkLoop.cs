@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Polly;
-using Polly.Retry;
+using PgEgress.Core.Pipeline;
 
 namespace PgEgress.Core.Sinks;
 
@@ -10,22 +10,8 @@ public sealed class SinkLoop(ISinkRunner runner, ILogger logger)
     /// <summary>How long one slice delivers before its cursor is written and the next begins.</summary>
     public static readonly TimeSpan SliceBudget = TimeSpan.FromSeconds(30);
 
-    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = TimeSpan.FromSeconds(1),
-            MaxDelay = TimeSpan.FromSeconds(30),
-            OnRetry = args =>
-            {
-                logger.LogError(args.Outcome.Exception, "Sink {Sink}: slice failed (attempt {Attempt}); retrying in {Delay}", runner.Name, args.AttemptNumber + 1, args.RetryDelay);
-                return default;
-            },
-        })
-        .Build();
+    private readonly ResiliencePipeline _retry = LoopRetry.Forever(TimeSpan.FromSeconds(1), (e, attempt, delay) =>
+        logger.LogError(e, "Sink {Sink}: slice failed (attempt {Attempt}); retrying in {Delay}", runner.Name, attempt, delay));
 
     public async Task RunAsync(CancellationToken stop)
     {
