@@ -19,7 +19,7 @@ public static class BenchWorkload
     public const string WarmupTable = "warmup";
 
     // Seven columns of mixed types; a row's heap tuple is ~100 bytes, its text output ~85 bytes.
-    private const string Columns = """
+    public const string Columns = """
         id int PRIMARY KEY,
         val text NOT NULL,
         amount numeric(12,2),
@@ -29,7 +29,8 @@ public static class BenchWorkload
         note text
         """;
 
-    private const string RowsSelect = """
+    /// <summary>The rows <c>$1</c> to <c>$2</c> of <see cref="Columns"/>, for an <c>INSERT INTO table</c>.</summary>
+    public const string RowsSelect = """
         SELECT g, 'row ' || g, (g % 100000) / 100.0, g % 1000,
                timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', g % 3 = 0, md5(g::text)
         FROM generate_series($1::int, $2::int) g
@@ -39,16 +40,15 @@ public static class BenchWorkload
     /// Tables (autovacuum off, so no vacuum competes for the two cores during the runs), the publication, and
     /// pg_walinspect to find the load's exact end LSN.
     /// </summary>
-    public static async Task CreateSchemaAsync(NpgsqlDataSource db, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand($"""
-            CREATE TABLE {Table} ({Columns}) WITH (autovacuum_enabled = false);
-            CREATE TABLE {WarmupTable} ({Columns}) WITH (autovacuum_enabled = false);
-            CREATE PUBLICATION {Publication} FOR TABLE {Table}, {WarmupTable};
-            CREATE EXTENSION IF NOT EXISTS pg_walinspect;
-            """);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+    public static Task CreateSchemaAsync(NpgsqlDataSource db, CancellationToken ct) =>
+        CreateSchemaAsync(db, Publication, [Table, WarmupTable], ct);
+
+    /// <summary>The same for other tables of <see cref="Columns"/> and a publication of them all.</summary>
+    public static Task CreateSchemaAsync(NpgsqlDataSource db, string publication, IReadOnlyList<string> tables, CancellationToken ct) =>
+        ExecuteAsync(db,
+            string.Concat(tables.Select(t => $"CREATE TABLE {t} ({Columns}) WITH (autovacuum_enabled = false);\n"))
+            + $"CREATE PUBLICATION {publication} FOR TABLE {string.Join(", ", tables)};\n"
+            + "CREATE EXTENSION IF NOT EXISTS pg_walinspect;", ct);
 
     /// <summary>
     /// Inserts <paramref name="rows"/> rows into <paramref name="table"/> in <paramref name="transactions"/> transactions
@@ -142,5 +142,11 @@ public static class BenchWorkload
         await using var cmd = db.CreateCommand(sql);
         cmd.CommandTimeout = 0;
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        return (T)(await cmd.ExecuteScalarAsync(ct))!;
     }
 }

@@ -1,8 +1,6 @@
-using System.Diagnostics;
-using Npgsql;
 using PgEgress.Core.Output;
 using PgEgress.Core.Replication;
-using PgEgress.Testing;
+using static PgEgress.Bench.BenchLog;
 
 namespace PgEgress.Bench;
 
@@ -17,75 +15,51 @@ public static class IngestBench
 
     public static async Task RunAsync(IngestSettings settings, CancellationToken ct)
     {
-        var total = Stopwatch.StartNew();
-        var loadBefore = ProcStats.LoadAverage();
-        if (loadBefore > 1)
-            Log($"warning: the machine is busy (load average {loadBefore:0.0}); other processes compete for the cores and skew the figures");
-        var workRoot = Path.Combine(Path.GetTempPath(), $"pgegress-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(workRoot);
-        Log($"starting a throwaway PostgreSQL cluster ({PostgresCluster.FindBinDir()})");
-        // fsync=off / full_page_writes=off only speed up the load: decoding reads WAL from the page cache either way,
-        // and both contenders read the same server.
-        await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { AllowExternalServer = false, FastUnsafe = true }, ct);
-        try
+        await using var session = await BenchSession.StartAsync(settings, ct);
+        var db = session.Db;
+        await BenchWorkload.CreateSchemaAsync(db, ct);
+        var egress = new EgressRunner(session.ConnectionString, session.WorkRoot);
+
+        // Warm-up (untimed): JIT-compiles and tiers up the ingest path before the first timed run. Its slot and rows
+        // come before the benchmark slots exist, so no benchmark run sees them.
+        Log($"warm-up: PgEgress ingests {WarmupRows:N0} rows of the {BenchWorkload.WarmupTable} table");
+        await egress.SetupAsync("egress_warmup", ct);
+        var warmup = await BenchWorkload.LoadAsync(db, BenchWorkload.WarmupTable, WarmupRows, 1, ct);
+        await PgEgressMessages.EmitAsync(db, PgEgressMessages.Flush, ct);
+        await egress.RunAsync(0, db, "egress_warmup", warmup.EndLsn, WarmupRows, ct);
+
+        // Every slot before the load: each then decodes the identical change set.
+        var recvSlots = Enumerable.Range(1, settings.Runs).Select(i => $"recv_{i}").ToArray();
+        var egressSlots = Enumerable.Range(1, settings.Runs).Select(i => $"egress_{i}").ToArray();
+        foreach (var slot in recvSlots) await BenchWorkload.CreateSlotAsync(db, slot, ct);
+        foreach (var slot in egressSlots) await egress.SetupAsync(slot, ct); // SourceSetup creates PgEgress's slot itself
+
+        Log($"loading {settings.Rows:N0} rows into {BenchWorkload.Table} in {settings.Transactions:N0} transaction(s)");
+        var load = await BenchWorkload.LoadAsync(db, BenchWorkload.Table, settings.Rows, settings.Transactions, ct);
+        // A flush marker right after the change set ends PgEgress's last slice there, as POST /api/flush would,
+        // instead of at the slice's 10 s time bound. pg_recvlogical stops at --endpos, before it.
+        await PgEgressMessages.EmitAsync(db, PgEgressMessages.Flush, ct);
+        await BenchWorkload.ExecuteAsync(db, "CHECKPOINT", ct);
+        Log($"loaded in {load.LoadTime.TotalSeconds:0.0} s: WAL {PgText.Lsn(load.StartLsn)} → {PgText.Lsn(load.EndLsn)} "
+            + $"({load.WalBytes / 1e6:0.0} MB){(load.EndFromWalInspect ? "" : " (end LSN approximate: pg_walinspect unavailable)")}");
+
+        var results = new List<RunResult>();
+        for (var run = 1; run <= settings.Runs; run++)
         {
-            var connectionString = await cluster.CreateDatabaseAsync("bench", ct);
-            await using var db = NpgsqlDataSource.Create(connectionString);
-            await BenchWorkload.CreateSchemaAsync(db, ct);
-            var egress = new EgressRunner(connectionString, workRoot);
-
-            // Warm-up (untimed): JIT-compiles and tiers up the ingest path before the first timed run. Its slot and rows
-            // come before the benchmark slots exist, so no benchmark run sees them.
-            Log($"warm-up: PgEgress ingests {WarmupRows:N0} rows of the {BenchWorkload.WarmupTable} table");
-            await egress.SetupAsync("egress_warmup", ct);
-            var warmup = await BenchWorkload.LoadAsync(db, BenchWorkload.WarmupTable, WarmupRows, 1, ct);
-            await PgEgressMessages.EmitAsync(db, PgEgressMessages.Flush, ct);
-            await egress.RunAsync(0, db, "egress_warmup", warmup.EndLsn, WarmupRows, ct);
-
-            // Every slot before the load: each then decodes the identical change set.
-            var recvSlots = Enumerable.Range(1, settings.Runs).Select(i => $"recv_{i}").ToArray();
-            var egressSlots = Enumerable.Range(1, settings.Runs).Select(i => $"egress_{i}").ToArray();
-            foreach (var slot in recvSlots) await BenchWorkload.CreateSlotAsync(db, slot, ct);
-            foreach (var slot in egressSlots) await egress.SetupAsync(slot, ct); // SourceSetup creates PgEgress's slot itself
-
-            Log($"loading {settings.Rows:N0} rows into {BenchWorkload.Table} in {settings.Transactions:N0} transaction(s)");
-            var load = await BenchWorkload.LoadAsync(db, BenchWorkload.Table, settings.Rows, settings.Transactions, ct);
-            // A flush marker right after the change set ends PgEgress's last slice there, as POST /api/flush would,
-            // instead of at the slice's 10 s time bound. pg_recvlogical stops at --endpos, before it.
-            await PgEgressMessages.EmitAsync(db, PgEgressMessages.Flush, ct);
-            await BenchWorkload.ExecuteAsync(db, "CHECKPOINT", ct);
-            Log($"loaded in {load.LoadTime.TotalSeconds:0.0} s: WAL {PgText.Lsn(load.StartLsn)} → {PgText.Lsn(load.EndLsn)} "
-                + $"({load.WalBytes / 1e6:0.0} MB){(load.EndFromWalInspect ? "" : " (end LSN approximate: pg_walinspect unavailable)")}");
-
-            var results = new List<RunResult>();
-            for (var run = 1; run <= settings.Runs; run++)
+            // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
+            var recvFirst = run % 2 == 1;
+            for (var k = 0; k < 2; k++)
             {
-                // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
-                var recvFirst = run % 2 == 1;
-                for (var k = 0; k < 2; k++)
-                {
-                    RunResult r = (k == 0) == recvFirst
-                        ? await RecvLogicalRunner.RunAsync(run, db, recvSlots[run - 1], load.EndLsn, ct)
-                        : await egress.RunAsync(run, db, egressSlots[run - 1], load.EndLsn, load.Rows, ct);
-                    Log($"run {run}: {r.Contender,-14} {r.Elapsed.TotalSeconds,6:0.00} s  client CPU {r.ClientCpu.TotalSeconds:0.00} s  walsender CPU {r.WalsenderCpu.TotalSeconds:0.00} s");
-                    results.Add(r);
-                }
-            }
-            var loadAfter = ProcStats.LoadAverage();
-
-            Console.WriteLine();
-            Console.WriteLine(BenchReport.Render(settings, load, results, total.Elapsed, (loadBefore, loadAfter)));
-        }
-        finally
-        {
-            if (settings.Keep) Log($"kept {workRoot}");
-            else
-            {
-                try { Directory.Delete(workRoot, recursive: true); }
-                catch (IOException) { }
+                RunResult r = (k == 0) == recvFirst
+                    ? await RecvLogicalRunner.RunAsync(run, db, recvSlots[run - 1], load.EndLsn, ct)
+                    : await egress.RunAsync(run, db, egressSlots[run - 1], load.EndLsn, load.Rows, ct);
+                Log($"run {run}: {r.Contender,-14} {r.Elapsed.TotalSeconds,6:0.00} s  client CPU {r.ClientCpu.TotalSeconds:0.00} s  walsender CPU {r.WalsenderCpu.TotalSeconds:0.00} s");
+                results.Add(r);
             }
         }
+        var loadAfter = ProcStats.LoadAverage();
+
+        Console.WriteLine();
+        Console.WriteLine(BenchReport.Render(settings, load, results, session.Elapsed, (session.LoadBefore, loadAfter)));
     }
-
-    private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

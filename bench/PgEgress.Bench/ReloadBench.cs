@@ -7,6 +7,7 @@ using PgEgress.Core.Configuration;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Storage;
 using PgEgress.Testing;
+using static PgEgress.Bench.BenchLog;
 
 namespace PgEgress.Bench;
 
@@ -23,59 +24,39 @@ public static class ReloadBench
 
     public static async Task RunAsync(ReloadSettings settings, CancellationToken ct)
     {
-        var total = Stopwatch.StartNew();
-        var loadBefore = ProcStats.LoadAverage();
-        if (loadBefore > 1)
-            Log($"warning: the machine is busy (load average {loadBefore:0.0}); other processes compete for the cores and skew the figures");
-        var workRoot = Path.Combine(Path.GetTempPath(), $"pgegress-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(workRoot);
-        Log($"starting a throwaway PostgreSQL cluster ({PostgresCluster.FindBinDir()})");
-        await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { AllowExternalServer = false, FastUnsafe = true }, ct);
-        try
+        await using var session = await BenchSession.StartAsync(settings, ct);
+        var (db, connectionString, workRoot) = (session.Db, session.ConnectionString, session.WorkRoot);
+        await BenchWorkload.CreateSchemaAsync(db, ct);
+        Log($"loading {settings.Rows:N0} rows into {BenchWorkload.Table}");
+        await BenchWorkload.LoadAsync(db, BenchWorkload.Table, settings.Rows, 1, ct);
+        await BenchWorkload.LoadAsync(db, BenchWorkload.WarmupTable, WarmupRows, 1, ct);
+        // Hint bits and the visibility map set once, so no run pays for the load's aftermath and every run reads the same pages.
+        await BenchWorkload.ExecuteAsync(db, "VACUUM (FREEZE, ANALYZE); CHECKPOINT", ct);
+        var size = await BenchWorkload.ScalarAsync<long>(db, $"SELECT pg_relation_size('{BenchWorkload.Table}')", ct);
+        Log($"{BenchWorkload.Table}: {size / 1e6:0.0} MB on disk");
+
+        // Warm-up (untimed): JIT-compiles and tiers up the export path before the first timed run.
+        await ExportAsync(0, connectionString, db, BenchWorkload.WarmupTable, settings.Workers, workRoot, ct);
+
+        var results = new List<ReloadRun>();
+        for (var run = 1; run <= settings.Runs; run++)
         {
-            var connectionString = await cluster.CreateDatabaseAsync("bench", ct);
-            await using var db = NpgsqlDataSource.Create(connectionString);
-            await BenchWorkload.CreateSchemaAsync(db, ct);
-            Log($"loading {settings.Rows:N0} rows into {BenchWorkload.Table}");
-            await BenchWorkload.LoadAsync(db, BenchWorkload.Table, settings.Rows, 1, ct);
-            await BenchWorkload.LoadAsync(db, BenchWorkload.WarmupTable, WarmupRows, 1, ct);
-            // Hint bits and the visibility map set once, so no run pays for the load's aftermath and every run reads the same pages.
-            await BenchWorkload.ExecuteAsync(db, "VACUUM (FREEZE, ANALYZE); CHECKPOINT", ct);
-            var size = await ScalarAsync<long>(db, $"SELECT pg_relation_size('{BenchWorkload.Table}')", ct);
-            Log($"{BenchWorkload.Table}: {size / 1e6:0.0} MB on disk");
-
-            // Warm-up (untimed): JIT-compiles and tiers up the export path before the first timed run.
-            await ExportAsync(0, connectionString, db, BenchWorkload.WarmupTable, settings.Workers, workRoot, ct);
-
-            var results = new List<ReloadRun>();
-            for (var run = 1; run <= settings.Runs; run++)
+            // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
+            var baselineFirst = run % 2 == 1;
+            for (var k = 0; k < 2; k++)
             {
-                // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
-                var baselineFirst = run % 2 == 1;
-                for (var k = 0; k < 2; k++)
-                {
-                    var r = (k == 0) == baselineFirst
-                        ? await BaselineAsync(run, cluster, BenchWorkload.Table, settings.Rows, workRoot, ct)
-                        : await ExportAsync(run, connectionString, db, BenchWorkload.Table, settings.Workers, workRoot, ct);
-                    if (r.Rows != settings.Rows) throw new InvalidOperationException($"{r.Contender} exported {r.Rows:N0} rows of {settings.Rows:N0}");
-                    Log($"run {r.Run}: {r.Contender,-15} {r.Elapsed.TotalSeconds,6:0.00} s  {r.OutputBytes / 1e6:0.0} MB gzip ({r.CsvBytes / 1e6:0.0} MB CSV)  client CPU {r.ClientCpu.TotalSeconds:0.00} s"
-                        + (r.PeakRss is { } rss ? $"  peak RSS {rss / 1e6:0.0} MB" : ""));
-                    results.Add(r);
-                }
-            }
-
-            Console.WriteLine();
-            Console.WriteLine(Render(settings, size, results, total.Elapsed, (loadBefore, ProcStats.LoadAverage())));
-        }
-        finally
-        {
-            if (settings.Keep) Log($"kept {workRoot}");
-            else
-            {
-                try { Directory.Delete(workRoot, recursive: true); }
-                catch (IOException) { }
+                var r = (k == 0) == baselineFirst
+                    ? await BaselineAsync(run, session.Cluster, BenchWorkload.Table, settings.Rows, workRoot, ct)
+                    : await ExportAsync(run, connectionString, db, BenchWorkload.Table, settings.Workers, workRoot, ct);
+                if (r.Rows != settings.Rows) throw new InvalidOperationException($"{r.Contender} exported {r.Rows:N0} rows of {settings.Rows:N0}");
+                Log($"run {r.Run}: {r.Contender,-15} {r.Elapsed.TotalSeconds,6:0.00} s  {r.OutputBytes / 1e6:0.0} MB gzip ({r.CsvBytes / 1e6:0.0} MB CSV)  client CPU {r.ClientCpu.TotalSeconds:0.00} s"
+                    + (r.PeakRss is { } rss ? $"  peak RSS {rss / 1e6:0.0} MB" : ""));
+                results.Add(r);
             }
         }
+
+        Console.WriteLine();
+        Console.WriteLine(Render(settings, size, results, session.Elapsed, (session.LoadBefore, ProcStats.LoadAverage())));
     }
 
     /// <summary>psql's \copy to stdout piped into gzip -1, as an operator would export a table by hand; rows counted afterwards, untimed.</summary>
@@ -119,7 +100,7 @@ public static class ReloadBench
             Reload = { Workers = workers },
         };
         var exporter = new TableExporter(options, store, NullLogger<TableExporter>.Instance);
-        var oid = await ScalarAsync<uint>(db, $"SELECT '{table}'::regclass::oid", ct);
+        var oid = await BenchWorkload.ScalarAsync<uint>(db, $"SELECT '{table}'::regclass::oid", ct);
 
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -192,12 +173,4 @@ public static class ReloadBench
         var sorted = results.Where(r => r.Contender == contender).OrderBy(r => r.Elapsed).ToList();
         return sorted[(sorted.Count - 1) / 2];
     }
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand(sql);
-        return (T)(await cmd.ExecuteScalarAsync(ct))!;
-    }
-
-    private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

@@ -8,7 +8,7 @@ using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
-using PgEgress.Testing;
+using static PgEgress.Bench.BenchLog;
 
 namespace PgEgress.Bench;
 
@@ -31,133 +31,90 @@ public static class SinkBench
     /// <summary>The throughput configurations: (workers, events per request).</summary>
     private static readonly (int Workers, int Batch)[] Configs = [(1, 1), (8, 1), (8, 50)];
 
-    // The same seven columns as the ingest and reload benches (BenchWorkload.LoadAsync fills them).
-    private const string Columns = """
-        id int PRIMARY KEY,
-        val text NOT NULL,
-        amount numeric(12,2),
-        qty int,
-        created_at timestamptz NOT NULL,
-        active boolean,
-        note text
-        """;
-
-    private const string RowsSelect = """
-        SELECT g, 'row ' || g, (g % 100000) / 100.0, g % 1000,
-               timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', g % 3 = 0, md5(g::text)
-        FROM generate_series($1::int, $2::int) g
-        """;
-
     private static string SinkName(int workers, int batch, int run) => $"k{workers}_b{batch}_r{run}";
     private static string WarmupSink(int workers, int batch) => $"warmup_k{workers}_b{batch}";
 
     public static async Task RunAsync(SinkSettings settings, CancellationToken ct)
     {
-        var total = Stopwatch.StartNew();
-        var loadBefore = ProcStats.LoadAverage();
-        if (loadBefore > 1)
-            Log($"warning: the machine is busy (load average {loadBefore:0.0}); other processes compete for the cores and skew the figures");
-        var workRoot = Path.Combine(Path.GetTempPath(), $"pgegress-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(workRoot);
-        Log($"starting a throwaway PostgreSQL cluster ({PostgresCluster.FindBinDir()})");
-        await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { AllowExternalServer = false, FastUnsafe = true }, ct);
-        try
+        await using var session = await BenchSession.StartAsync(settings, ct);
+        var db = session.Db;
+        await BenchWorkload.CreateSchemaAsync(db, Publication, [Table, WarmupTable, LatencyTable], ct);
+
+        await using var receiver = SinkReceiver.Start();
+        var options = Options(session.ConnectionString, session.WorkRoot, receiver.Url + "/events", settings);
+        await using var services = new ServiceCollection()
+            .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
+            .AddPgEgress(options)
+            .BuildServiceProvider();
+        // Store, source setup (slot), and a cursor for every configured sink. All of them are created here, before
+        // anything is delivered, so each starts at 0/0: a sink added later starts at the lowest existing cursor.
+        await services.GetRequiredService<PipelineStartup>().RunAsync(ct);
+        var consumer = services.GetRequiredService<SliceConsumer>();
+        var runners = services.GetRequiredService<SinkRunners>();
+        var registry = services.GetRequiredService<RegistryStore>();
+
+        // The change set: warm-up rows first, then the measured ones; a flush marker ends the last slice right after it.
+        var transactions = checked((int)((settings.Events + settings.RowsPerTransaction - 1) / settings.RowsPerTransaction));
+        Log($"loading {WarmupEvents:N0} warm-up rows and {settings.Events:N0} rows into {Table} ({transactions:N0} transactions)");
+        var warm = await BenchWorkload.LoadAsync(db, WarmupTable, WarmupEvents, (int)(WarmupEvents / 100), ct);
+        var load = await BenchWorkload.LoadAsync(db, Table, settings.Events, transactions, ct);
+        await PgEgressMessages.EmitAsync(db, PgEgressMessages.Flush, ct);
+        Log($"loaded in {load.LoadTime.TotalSeconds:0.0} s; staging (Slice.MaxDuration {options.Slice.MaxDuration.TotalSeconds:0.###} s)");
+        var (stageTime, slices, segments, staged) = await StageAsync(consumer, load.EndLsn, ct);
+        if (staged != WarmupEvents + settings.Events)
+            throw new InvalidOperationException($"PgEgress staged {staged} changes; the loads made {WarmupEvents + settings.Events}");
+        Log($"staged {staged:N0} changes in {slices} slice(s), {segments} segment(s), {stageTime.TotalSeconds:0.0} s");
+
+        // The baseline's bodies: what CloudEventsEndpoint builds for the same events, one per request and 50 per request.
+        var bodies = await SerializeAsync(services.GetRequiredService<StagedLog>(), options.Sinks[SinkName(8, 50, 1)], ct);
+        var stagingInfo = new SinkStaging(load, stageTime, slices, segments, staged,
+            bodies[(Table, 1)].Sum(b => (long)b.Length), bodies[(Table, 50)].Count);
+        Log($"serialized {bodies[(Table, 1)].Count:N0} single-event bodies ({stagingInfo.BodyBytes / 1e6:0.0} MB) and "
+            + $"{stagingInfo.BatchBodies:N0} bodies of 50 for the baseline");
+
+        // Warm-up (untimed): the sink path with batches of 1 and of 50, and the baseline's loop.
+        Log($"warm-up: {WarmupEvents:N0} events through PgEgress (K = 8, batch 1 and 50) and the raw HttpClient loop");
+        foreach (var batch in new[] { 1, 50 })
         {
-            var connectionString = await cluster.CreateDatabaseAsync("bench", ct);
-            await using var db = NpgsqlDataSource.Create(connectionString);
-            await BenchWorkload.ExecuteAsync(db, $"""
-                CREATE TABLE {Table} ({Columns}) WITH (autovacuum_enabled = false);
-                CREATE TABLE {WarmupTable} ({Columns}) WITH (autovacuum_enabled = false);
-                CREATE TABLE {LatencyTable} ({Columns}) WITH (autovacuum_enabled = false);
-                CREATE PUBLICATION {Publication} FOR TABLE {Table}, {WarmupTable}, {LatencyTable};
-                CREATE EXTENSION IF NOT EXISTS pg_walinspect;
-                """, ct);
+            // Its cursor ends where the staged log ends: it reads past the measured rows too (its filter drops them).
+            await RunSinkAsync(0, runners.For(WarmupSink(8, batch))!, 8, batch, receiver, WarmupEvents, registry, load.EndLsn, ct);
+            await SinkBaseline.RunAsync(0, receiver, bodies[(WarmupTable, batch)], batch, 8, WarmupEvents, ct);
+        }
 
-            await using var receiver = SinkReceiver.Start();
-            var options = Options(connectionString, workRoot, receiver.Url + "/events", settings);
-            await using var services = new ServiceCollection()
-                .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
-                .AddPgEgress(options)
-                .BuildServiceProvider();
-            // Store, source setup (slot), and a cursor for every configured sink. All of them are created here, before
-            // anything is delivered, so each starts at 0/0: a sink added later starts at the lowest existing cursor.
-            await services.GetRequiredService<PipelineStartup>().RunAsync(ct);
-            var consumer = services.GetRequiredService<SliceConsumer>();
-            var runners = services.GetRequiredService<SinkRunners>();
-            var registry = services.GetRequiredService<RegistryStore>();
+        // Where PgEgress's time goes without HTTP: its reader alone, then the reader with the request bodies built.
+        var log = services.GetRequiredService<StagedLog>();
+        var readFloor = await ReadFloorAsync(log, options.Sinks[SinkName(8, 1, 1)], build: false, settings.Events, ct);
+        var buildFloor = await ReadFloorAsync(log, options.Sinks[SinkName(8, 1, 1)], build: true, settings.Events, ct);
+        Log($"staged-log read alone: {readFloor.TotalSeconds:0.00} s; with a request built per event: {buildFloor.TotalSeconds:0.00} s");
+        stagingInfo = stagingInfo with { ReadFloor = readFloor, BuildFloor = buildFloor };
 
-            // The change set: warm-up rows first, then the measured ones; a flush marker ends the last slice right after it.
-            var transactions = checked((int)((settings.Events + settings.RowsPerTransaction - 1) / settings.RowsPerTransaction));
-            Log($"loading {WarmupEvents:N0} warm-up rows and {settings.Events:N0} rows into {Table} ({transactions:N0} transactions)");
-            var warm = await BenchWorkload.LoadAsync(db, WarmupTable, WarmupEvents, (int)(WarmupEvents / 100), ct);
-            var load = await BenchWorkload.LoadAsync(db, Table, settings.Events, transactions, ct);
-            await PgEgressMessages.EmitAsync(db, PgEgressMessages.Flush, ct);
-            Log($"loaded in {load.LoadTime.TotalSeconds:0.0} s; staging (Slice.MaxDuration {options.Slice.MaxDuration.TotalSeconds:0.###} s)");
-            var (stageTime, slices, segments, staged) = await StageAsync(consumer, load.EndLsn, ct);
-            if (staged != WarmupEvents + settings.Events)
-                throw new InvalidOperationException($"PgEgress staged {staged} changes; the loads made {WarmupEvents + settings.Events}");
-            Log($"staged {staged:N0} changes in {slices} slice(s), {segments} segment(s), {stageTime.TotalSeconds:0.0} s");
-
-            // The baseline's bodies: what CloudEventsEndpoint builds for the same events, one per request and 50 per request.
-            var bodies = await SerializeAsync(services.GetRequiredService<StagedLog>(), options.Sinks[SinkName(8, 50, 1)], ct);
-            var stagingInfo = new SinkStaging(load, stageTime, slices, segments, staged,
-                bodies[(Table, 1)].Sum(b => (long)b.Length), bodies[(Table, 50)].Count);
-            Log($"serialized {bodies[(Table, 1)].Count:N0} single-event bodies ({stagingInfo.BodyBytes / 1e6:0.0} MB) and "
-                + $"{stagingInfo.BatchBodies:N0} bodies of 50 for the baseline");
-
-            // Warm-up (untimed): the sink path with batches of 1 and of 50, and the baseline's loop.
-            Log($"warm-up: {WarmupEvents:N0} events through PgEgress (K = 8, batch 1 and 50) and the raw HttpClient loop");
-            foreach (var batch in new[] { 1, 50 })
+        var results = new List<SinkRun>();
+        for (var run = 1; run <= settings.Runs; run++)
+            for (var c = 0; c < Configs.Length; c++)
             {
-                // Its cursor ends where the staged log ends: it reads past the measured rows too (its filter drops them).
-                await RunSinkAsync(0, runners.For(WarmupSink(8, batch))!, 8, batch, receiver, WarmupEvents, registry, load.EndLsn, ct);
-                await SinkBaseline.RunAsync(0, receiver, bodies[(WarmupTable, batch)], batch, 8, WarmupEvents, ct);
-            }
-
-            // Where PgEgress's time goes without HTTP: its reader alone, then the reader with the request bodies built.
-            var log = services.GetRequiredService<StagedLog>();
-            var readFloor = await ReadFloorAsync(log, options.Sinks[SinkName(8, 1, 1)], build: false, settings.Events, ct);
-            var buildFloor = await ReadFloorAsync(log, options.Sinks[SinkName(8, 1, 1)], build: true, settings.Events, ct);
-            Log($"staged-log read alone: {readFloor.TotalSeconds:0.00} s; with a request built per event: {buildFloor.TotalSeconds:0.00} s");
-            stagingInfo = stagingInfo with { ReadFloor = readFloor, BuildFloor = buildFloor };
-
-            var results = new List<SinkRun>();
-            for (var run = 1; run <= settings.Runs; run++)
-                for (var c = 0; c < Configs.Length; c++)
+                var (workers, batch) = Configs[c];
+                // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
+                var baselineFirst = (run + c) % 2 == 1;
+                for (var k = 0; k < 2; k++)
                 {
-                    var (workers, batch) = Configs[c];
-                    // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
-                    var baselineFirst = (run + c) % 2 == 1;
-                    for (var k = 0; k < 2; k++)
-                    {
-                        var r = (k == 0) == baselineFirst
-                            ? await SinkBaseline.RunAsync(run, receiver, bodies[(Table, batch)], batch, workers, settings.Events, ct)
-                            : await RunSinkAsync(run, runners.For(SinkName(workers, batch, run))!, workers, batch, receiver, settings.Events,
-                                registry, load.EndLsn, ct);
-                        Log($"run {run}: {r.Contender,-14} K = {workers}, batch {batch,2}: {r.Elapsed.TotalSeconds,6:0.00} s, "
-                            + $"{r.EventsPerSecond,8:N0} events/s, {r.Requests:N0} requests, CPU {r.Cpu.TotalSeconds:0.0} s"
-                            + (r.Repeats > 0 ? $", {r.Repeats:N0} repeats" : ""));
-                        results.Add(r);
-                    }
+                    var r = (k == 0) == baselineFirst
+                        ? await SinkBaseline.RunAsync(run, receiver, bodies[(Table, batch)], batch, workers, settings.Events, ct)
+                        : await RunSinkAsync(run, runners.For(SinkName(workers, batch, run))!, workers, batch, receiver, settings.Events,
+                            registry, load.EndLsn, ct);
+                    Log($"run {run}: {r.Contender,-14} K = {workers}, batch {batch,2}: {r.Elapsed.TotalSeconds,6:0.00} s, "
+                        + $"{r.EventsPerSecond,8:N0} events/s, {r.Requests:N0} requests, CPU {r.Cpu.TotalSeconds:0.0} s"
+                        + (r.Repeats > 0 ? $", {r.Repeats:N0} repeats" : ""));
+                    results.Add(r);
                 }
-
-            bodies.Clear(); // ~250 MB the latency part has no use for
-            var latency = await LatencyAsync(settings, options, consumer, runners, registry, receiver, db,
-                services.GetRequiredService<ILoggerFactory>(), ct);
-            var loadAfter = ProcStats.LoadAverage();
-
-            Console.WriteLine();
-            Console.WriteLine(SinkReport.Render(settings, stagingInfo, results, latency, total.Elapsed, (loadBefore, loadAfter)));
-        }
-        finally
-        {
-            if (settings.Keep) Log($"kept {workRoot}");
-            else
-            {
-                try { Directory.Delete(workRoot, recursive: true); }
-                catch (IOException) { }
             }
-        }
+
+        bodies.Clear(); // ~250 MB the latency part has no use for
+        var latency = await LatencyAsync(settings, options, consumer, runners, registry, receiver, db,
+            services.GetRequiredService<ILoggerFactory>(), ct);
+        var loadAfter = ProcStats.LoadAverage();
+
+        Console.WriteLine();
+        Console.WriteLine(SinkReport.Render(settings, stagingInfo, results, latency, session.Elapsed, (session.LoadBefore, loadAfter)));
     }
 
     private static PgEgressOptions Options(string connectionString, string workRoot, string url, SinkSettings settings)
@@ -359,7 +316,7 @@ public static class SinkBench
         var recording = receiver.Record((long)txns * rowsPerTxn);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         await using var conn = await db.OpenConnectionAsync(ct);
-        await using var insert = new NpgsqlCommand($"INSERT INTO {LatencyTable} {RowsSelect}", conn);
+        await using var insert = new NpgsqlCommand($"INSERT INTO {LatencyTable} {BenchWorkload.RowsSelect}", conn);
         insert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 0 });
         insert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 0 });
         await insert.PrepareAsync(ct);
@@ -423,6 +380,4 @@ public static class SinkBench
         GC.WaitForPendingFinalizers();
         GC.Collect();
     }
-
-    private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

@@ -1,7 +1,10 @@
 namespace PgEgress.Bench;
 
-/// <summary>What the sinks benchmark stages, how fast its latency writer inserts, and how often it repeats the throughput runs.</summary>
-public sealed record SinkSettings
+/// <summary>
+/// What the sinks benchmark stages and how fast its latency writer inserts; <see cref="BenchSettings.Runs"/> counts the
+/// throughput part's runs of each contender and worker count.
+/// </summary>
+public sealed record SinkSettings : BenchSettings
 {
     /// <summary>Throughput part: single-row insert events staged before the timed deliveries.</summary>
     public long Events { get; init; } = 200_000;
@@ -19,10 +22,4 @@ public sealed record SinkSettings
 
     /// <summary>Latency part: the first seconds of the writer's run that are not counted.</summary>
     public int WarmupSeconds { get; init; } = 3;
-
-    /// <summary>Throughput part: timed runs of each contender and worker count, alternating (the median is reported).</summary>
-    public int Runs { get; init; } = 3;
-
-    /// <summary>Keep the work folder (staged segments, spool) for inspection.</summary>
-    public bool Keep { get; init; }
 }

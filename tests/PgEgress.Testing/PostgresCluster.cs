@@ -296,8 +296,8 @@ public sealed class PostgresCluster : IAsyncDisposable
             ("port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("unix_socket_directories", $"'{OwnRoot()}'"),
             ("wal_level", options.WalLevel),
-            ("max_replication_slots", "20"),
-            ("max_wal_senders", "20"),
+            ("max_replication_slots", "100"), // every test database has its own slot
+            ("max_wal_senders", "100"),
             ("logging_collector", "off"),
         };
         if (options.FastUnsafe) settings.AddRange([("fsync", "off"), ("full_page_writes", "off")]);
