@@ -16,8 +16,9 @@ namespace PgEgress.Core.Replication;
 
 /// <summary>
 /// Reads the slot in slices. A slice streams committed transactions into one staged segment and ends on a
-/// transaction boundary when its time, byte or transaction bound is reached (or a flush marker passes). The
-/// segment is uploaded and registered before the slot is acknowledged, up to the last transaction's end LSN;
+/// transaction boundary when its time, byte or transaction bound is reached, or a flush or reload marker passes (so
+/// the request does not wait for the time bound). The segment is uploaded and registered before the slot is
+/// acknowledged, up to the last transaction's end LSN;
 /// a quiet slice acknowledges the server's keepalive position instead, so idle tables never hold WAL.
 /// </summary>
 public sealed class SliceConsumer(
@@ -70,7 +71,7 @@ public sealed class SliceConsumer(
         {
             while (true)
             {
-                if (!inTransaction && (flushRequested || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
+                if (!inTransaction && (flushRequested || markers.Count > 0 || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
                                        || segment.Bytes >= options.Slice.MaxBytes || segment.TransactionCount >= options.Slice.MaxTransactions))
                     break;
                 // Inside a transaction, wait for its next message however long it takes (only stop ends the wait); outside

@@ -153,4 +153,24 @@ public sealed class ReloadRequestTests(PostgresFixture pg) : IDisposable
         Assert.Equal(404, (await api.OperationAsync("999999", default)).StatusCode);
         Assert.Equal(200, (await api.OperationAsync(op.Id.ToString(), default)).StatusCode);
     }
+
+    [Fact]
+    public async Task A_reload_marker_ends_its_slice_so_the_request_does_not_wait_for_the_time_bound()
+    {
+        var cs = await pg.CreateUniqueDatabaseAsync("reload_slice");
+        await using var db = NpgsqlDataSource.Create(cs);
+        await ReloadRig.ExecAsync(db, Workload.Schema);
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "slice"));
+        options.Slice.MaxDuration = TimeSpan.FromHours(1);
+        await using var pipeline = await InProcessPipeline.StartAsync(options, ingest: false);
+        await using var consumer = pipeline.NewSliceConsumer();
+
+        var id = await RequestAsync(db, pipeline, "sql", "app.accounts");
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var slice = await consumer.ConsumeSliceAsync(giveUp.Token);
+
+        Assert.False(giveUp.IsCancellationRequested, "the slice ran until the test gave up on it");
+        Assert.Equal(1, slice.ReloadMarkers);
+        Assert.Equal(slice.EndLsn, (await new OperationStore(db).GetAsync(id, default))!.MarkerLsn);
+    }
 }
