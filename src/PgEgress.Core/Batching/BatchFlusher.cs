@@ -5,6 +5,7 @@ using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
 using PgEgress.Core.Output;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
@@ -29,33 +30,32 @@ public sealed class BatchFlusher(
 {
     private string Slot => options.Source.Slot;
 
+    /// <summary>The advisory lock one flush of the slot holds at a time; a reload's registration takes it too.</summary>
+    public static string LockKey(string slot) => "pgegress.flush." + slot;
+
     /// <param name="requestedCut">The window boundary a scheduled flush cuts at, or now for a forced flush.</param>
     public async Task<FlushResult> FlushAsync(DateTime requestedCut, CancellationToken ct)
     {
-        await using var lockConn = await source.OpenConnectionAsync(ct);
-        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext('pgegress.flush.' || $1))", lockConn)
-        {
-            Parameters = { new() { Value = Slot } },
-        })
-            await take.ExecuteNonQueryAsync(ct);
+        await using var flushLock = await AdvisoryLock.TakeAsync(source, LockKey(Slot), ct);
 
         var cursor = await registry.GetCursorAsync(Slot, RegistryStore.FlushConsumer, ct);
         var from = cursor?.Lsn ?? 0;
         var window = BatchWindow.For(requestedCut, cursor?.LastCut is { } c ? DateTime.SpecifyKind(c, DateTimeKind.Utc) : null, options.Batch.Interval);
         var batch = OutputLayout.Batch(window.Start);
         var segments = await registry.GetSegmentsAsync(Slot, from, ct);
-        if (segments.Count == 0)
+        var to = segments.Count > 0 ? segments[^1].EndLsn : from;
+        // Read after the segments: a marker is registered together with its segment, so every marker up to `to` is here.
+        var holds = new ReloadHolds(await operations.GetHoldsAsync(Slot, ct), to);
+        if (segments.Count == 0 && holds.Releasable.Count == 0)
         {
             await registry.CommitFlushAsync(Slot, [], new Dictionary<string, (int, string)>(), from, window.Cut, [], ct);
             // Nothing new to write, but a sink may have caught up since: what every cursor has passed can go.
             return new FlushResult(batch, window.Cut, PgText.Lsn(from), PgText.Lsn(from), 0, [], await DeletePassedSegmentsAsync(ct));
         }
-
-        var to = segments[^1].EndLsn;
-        // Read after the segments: a marker is registered together with its segment, so every marker up to `to` is here.
-        var holds = new ReloadHolds(await operations.GetHoldsAsync(Slot, ct));
+        // A finished reload's held changes are re-read from its marker, even when nothing new was staged.
         var readFrom = Math.Min(from, holds.ReadFrom);
         if (readFrom < from) segments = await registry.GetSegmentsAsync(Slot, readFrom, ct);
+
         // Under the lock no other flush of this slot runs, so whatever a killed one left in the folder is garbage.
         var flushRoot = Path.Combine(options.WorkDirectory, Slot, "flush");
         if (Directory.Exists(flushRoot)) Directory.Delete(flushRoot, recursive: true);

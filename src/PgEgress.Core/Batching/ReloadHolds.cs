@@ -14,8 +14,12 @@ public sealed class ReloadHolds
 {
     private readonly Dictionary<uint, List<OperationRecord>> _byTable = [];
 
-    public ReloadHolds(IReadOnlyList<OperationRecord> holds)
+    /// <param name="to">Where the flush's staged transactions end. A reload completes for the flush only once the
+    /// staged log reaches its consistent point: before that, some changes the snapshot has may not be staged yet, and
+    /// writing the table's changes after them would repeat them.</param>
+    public ReloadHolds(IReadOnlyList<OperationRecord> operations, ulong to)
     {
+        var holds = operations.Select(o => o.State == OperationRecord.Completed && o.ConsistentLsn > to ? o with { State = OperationRecord.Exporting } : o).ToList();
         foreach (var op in holds.OrderBy(o => o.MarkerLsn))
             (_byTable.TryGetValue(op.TableOid, out var list) ? list : _byTable[op.TableOid] = []).Add(op);
         // A hold's marker transaction is re-read even when the flush cursor is past it: its changes were never written.

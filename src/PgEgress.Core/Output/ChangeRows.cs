@@ -3,7 +3,8 @@ using PgEgress.Core.Staging;
 namespace PgEgress.Core.Output;
 
 /// <summary>One CSV row of a table's output: I, U, D or T with the values to write.</summary>
-public readonly record struct ChangeRow(char Op, RelationSchema Relation, TupleValue[]? Values);
+/// <param name="KeyChange">The D or I is half of an update that changed the row's key.</param>
+public readonly record struct ChangeRow(char Op, RelationSchema Relation, TupleValue[]? Values, bool KeyChange = false);
 
 /// <summary>
 /// Turns a staged change into the rows of the output contract: an update that changes the row's key becomes a D of
@@ -33,8 +34,8 @@ public static class ChangeRows
                 if (old is not null && !change.OldIsKeyOnly) newRow = FillUnchanged(newRow, old);
                 if (old is not null && KeyChanged(relation0, old, newRow))
                 {
-                    yield return new ChangeRow('D', relation0, old);
-                    yield return new ChangeRow('I', relation0, newRow);
+                    yield return new ChangeRow('D', relation0, old, KeyChange: true);
+                    yield return new ChangeRow('I', relation0, newRow, KeyChange: true);
                 }
                 else
                 {

@@ -39,9 +39,16 @@ public sealed class OperationStore(NpgsqlDataSource source)
     public Task<List<OperationRecord>> GetHoldsAsync(string slot, CancellationToken ct) =>
         QueryAsync("slot = $1 AND marker_lsn IS NOT NULL AND released_at IS NULL ORDER BY marker_lsn, id", ct, slot);
 
-    /// <summary>Operations whose marker is staged and whose export has not finished (an interrupted one is run again).</summary>
+    /// <summary>
+    /// Operations whose marker is staged and whose export has not finished (an interrupted or failed one is run again,
+    /// 10 s after its last start, doubling with each attempt, so a short outage does not use up its attempts).
+    /// </summary>
     public Task<List<OperationRecord>> GetPendingExportsAsync(string slot, CancellationToken ct) =>
-        QueryAsync("slot = $1 AND marker_lsn IS NOT NULL AND state IN ('requested', 'exporting') ORDER BY id", ct, slot);
+        QueryAsync("""
+            slot = $1 AND marker_lsn IS NOT NULL AND state IN ('requested', 'exporting')
+            AND (attempts = 0 OR started_at IS NULL OR started_at < now() - interval '5 seconds' * power(2, least(attempts, 8)))
+            ORDER BY id
+            """, ct, slot);
 
     /// <summary>Every unfinished or unreleased operation and the most recent finished ones, newest first.</summary>
     public Task<List<OperationRecord>> GetRecentAsync(string slot, int finished, CancellationToken ct) =>
@@ -146,7 +153,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
             WITH op AS (
                 UPDATE cdc_registry.operations SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state END,
                     finished_at = CASE WHEN $3 THEN now() END
-                WHERE id = $1 RETURNING table_name)
+                WHERE id = $1 AND state IN ('requested', 'exporting') RETURNING table_name)
             UPDATE cdc_registry.table_state t SET mode = 'streaming', updated_at = now() FROM op WHERE $3 AND t.table_name = op.table_name
             """);
         cmd.Parameters.Add(new() { Value = id });

@@ -214,6 +214,15 @@ public static class RegistryMigrations
                                      WHERE pr.oid = cmd.objid LOOP
                                 PERFORM cdc_registry.request_reload_for(p.slot, p.prrelid::regclass, 'publication');
                             END LOOP;
+                        ELSIF cmd.object_type = 'publication namespace' THEN
+                            -- ADD TABLES IN SCHEMA: every table of the schema joins the publication with its rows.
+                            FOR p IN SELECT pl.slot, c.oid AS relid FROM pg_publication_namespace pn
+                                     JOIN pg_publication pb ON pb.oid = pn.pnpubid
+                                     JOIN cdc_registry.pipelines pl ON pl.publication = pb.pubname
+                                     JOIN pg_class c ON c.relnamespace = pn.pnnspid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                                     WHERE pn.oid = cmd.objid LOOP
+                                PERFORM cdc_registry.request_reload_for(p.slot, p.relid::regclass, 'publication');
+                            END LOOP;
                         ELSIF cmd.classid <> 'pg_class'::regclass THEN
                             CONTINUE;
                         ELSIF cmd.command_tag = 'COMMENT' THEN

@@ -12,12 +12,16 @@ public sealed class RegistryStore(NpgsqlDataSource source)
 
     private static ulong Lsn(NpgsqlDataReader r, int i) => (ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i);
 
-    /// <summary>The end LSN of the last durably staged transaction (or the furthest consumer cursor), 0 when nothing was staged.</summary>
+    /// <summary>
+    /// The end LSN of the last durably staged transaction (or the flush cursor, which remembers it once segments are
+    /// deleted), 0 when nothing was staged. Only the flush cursor counts: a sink's cursor can come from outside (a
+    /// Postgres target's own), and must never make the consumer skip WAL.
+    /// </summary>
     public async Task<ulong> GetStagedLsnAsync(string slot, CancellationToken ct)
     {
         await using var cmd = source.CreateCommand("""
             SELECT greatest((SELECT max(end_lsn) FROM cdc_registry.segments WHERE slot = $1),
-                            (SELECT max(lsn) FROM cdc_registry.cursors WHERE slot = $1))
+                            (SELECT lsn FROM cdc_registry.cursors WHERE slot = $1 AND consumer = 'flush'))
             """);
         cmd.Parameters.Add(new() { Value = slot });
         var value = await cmd.ExecuteScalarAsync(ct);

@@ -38,6 +38,17 @@ internal static class ExportPlanner
             if (kind is not ('r' or 'p'))
                 throw new InvalidOperationException($"{table.Namespace}.{table.Name} (oid {table.Oid}) is not a table (relkind '{kind}')");
 
+            // Held until the round ends, like pg_dump's: a table-rewriting ALTER (which the snapshot does not protect
+            // against: the rewritten table looks empty to it) waits instead of emptying the export.
+            await using (var lockTable = new NpgsqlCommand("""
+                SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE', n.nspname, c.relname)
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1
+                """, conn) { Parameters = { new() { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid } } })
+            {
+                var statement = (string)(await lockTable.ExecuteScalarAsync(ct))!;
+                await using var take = new NpgsqlCommand(statement, conn);
+                await take.ExecuteNonQueryAsync(ct);
+            }
             var schema = await RelationCatalog.DescribeTableAsync(conn, table.Oid, ct);
             var folder = Path.Combine(spoolRoot, table.OperationId.ToString(), table.Oid.ToString());
             // Whatever is there was left by an export that did not finish: it is garbage.

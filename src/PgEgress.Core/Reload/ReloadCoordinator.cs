@@ -5,15 +5,16 @@ using Npgsql.Replication;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
 using PgEgress.Core.Output;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Reload;
 
 /// <summary>
-/// Runs the exports of reloads whose marker is staged (and of the initial load): all pending tables of the pipeline
-/// under one snapshot, exported by a temporary slot (or the main slot's own, on first start), so each reload file is
-/// its table at that snapshot's consistent point. Each table is registered as soon as its file is written. One
+/// Runs the exports of reloads whose marker is staged (and of the initial load): a table at a time under the snapshot
+/// a temporary slot exports, or on first start every table under the main slot's own snapshot, so each reload file
+/// is its table at that snapshot's consistent point. Each table is registered as soon as its file is written. One
 /// coordinator per pipeline runs at a time, across processes (an advisory lock).
 /// </summary>
 public sealed class ReloadCoordinator(
@@ -40,14 +41,8 @@ public sealed class ReloadCoordinator(
     /// <summary>Exports what is pending; returns the number of tables registered (0 when nothing was pending or another process is at it).</summary>
     public async Task<int> RunPendingAsync(CancellationToken ct)
     {
-        await using var lockConn = await source.OpenConnectionAsync(ct);
-        await using (var take = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtext('pgegress.reload.' || $1))", lockConn)
-        {
-            Parameters = { new() { Value = Slot } },
-        })
-        {
-            if (!(bool)(await take.ExecuteScalarAsync(ct))!) return 0;
-        }
+        await using var roundLock = await AdvisoryLock.TryTakeAsync(source, "pgegress.reload." + Slot, ct);
+        if (roundLock is null) return 0;
 
         var lease = initial.Take();
         List<OperationRecord> ops;
@@ -68,7 +63,9 @@ public sealed class ReloadCoordinator(
         }
         else
         {
-            ops = await operations.GetPendingExportsAsync(Slot, ct);
+            // One table per fresh snapshot: a table whose export fails (dropped, no privilege) then fails alone and
+            // uses only its own attempts. The initial load above shares the slot's snapshot across tables.
+            ops = [.. (await operations.GetPendingExportsAsync(Slot, ct)).Take(1)];
             if (ops.Count == 0) return 0;
             replication = new LogicalReplicationConnection(options.Source.ConnectionString);
             try

@@ -17,6 +17,8 @@ public sealed class CursorTracker(ulong start)
     private readonly LinkedList<Pending> _pending = [];
     private readonly Lock _gate = new();
     private ulong _delivered = start;
+    private int _inFlight;
+    private TaskCompletionSource? _idle;
 
     /// <summary>Everything up to this end LSN is delivered.</summary>
     public ulong Delivered
@@ -37,7 +39,22 @@ public sealed class CursorTracker(ulong start)
 
     public void Add(object txn)
     {
-        lock (_gate) ((LinkedListNode<Pending>)txn).Value.Outstanding++;
+        lock (_gate)
+        {
+            ((LinkedListNode<Pending>)txn).Value.Outstanding++;
+            _inFlight++;
+        }
+    }
+
+    /// <summary>Completes when every event handed out so far is delivered.</summary>
+    public Task WhenIdleAsync(CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (_inFlight == 0) return Task.CompletedTask;
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _idle.Task.WaitAsync(ct);
+        }
     }
 
     /// <summary>All of the transaction's events have been handed out.</summary>
@@ -55,6 +72,11 @@ public sealed class CursorTracker(ulong start)
         lock (_gate)
         {
             ((LinkedListNode<Pending>)txn).Value.Outstanding--;
+            if (--_inFlight == 0)
+            {
+                _idle?.TrySetResult();
+                _idle = null;
+            }
             Advance();
         }
     }

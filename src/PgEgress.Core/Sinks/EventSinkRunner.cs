@@ -27,6 +27,9 @@ public sealed class EventSinkRunner(
     public static readonly TimeSpan CursorInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long the workers may take to deliver what is queued when a slice ends.</summary>
+    public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(15);
+
     public string Name => name;
     public string Consumer => SinkRunners.Consumer(name);
 
@@ -45,9 +48,12 @@ public sealed class EventSinkRunner(
         var persisted = start;
         var lastPersist = Stopwatch.StartNew();
         var caughtUp = false;
+        // The budget also bounds a reader waiting on full queues (an endpoint that keeps failing), so a slice ends on time.
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(stopWorkers.Token);
+        reading.CancelAfter(budget);
         try
         {
-            while (clock.Elapsed < budget && !ct.IsCancellationRequested)
+            while (!reading.IsCancellationRequested)
             {
                 var before = position;
                 position = await log.ReadAsync(slot, position, async (txn, events) =>
@@ -56,23 +62,27 @@ public sealed class EventSinkRunner(
                     foreach (var e in events)
                     {
                         if (!filter.Accepts(e.Row)) continue;
+                        // A TRUNCATE is a barrier across the workers: after every earlier event, before every later one.
+                        var barrier = e.Row.Op == 'T';
+                        if (barrier) await tracker.WhenIdleAsync(reading.Token);
                         tracker.Add(token);
-                        await queues[e.Partition(queues.Length)].Writer.WriteAsync((e, token), stopWorkers.Token);
+                        await queues[e.Partition(queues.Length)].Writer.WriteAsync((e, token), reading.Token);
+                        if (barrier) await tracker.WhenIdleAsync(reading.Token);
                     }
                     tracker.Seal(token);
                     metrics.OldestPendingCommit = tracker.OldestPending;
                     if (lastPersist.Elapsed >= CursorInterval) persisted = await PersistAsync(tracker, persisted, lastPersist, ct);
-                    return clock.Elapsed < budget;
-                }, ct);
+                    return !reading.IsCancellationRequested;
+                }, reading.Token);
                 caughtUp = position == before;
                 if (caughtUp)
                 {
                     persisted = await PersistAsync(tracker, persisted, lastPersist, ct);
-                    await Task.Delay(PollInterval, ct);
+                    await Task.Delay(PollInterval, reading.Token);
                 }
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (reading.IsCancellationRequested && !stopWorkers.IsCancellationRequested || ct.IsCancellationRequested)
         {
         }
         finally
@@ -80,8 +90,17 @@ public sealed class EventSinkRunner(
             foreach (var q in queues) q.Writer.TryComplete();
             try
             {
-                // On shutdown the workers stop mid-retry; what they had not delivered is delivered again next time.
-                await Task.WhenAll(workers);
+                // Workers finish what is queued; one stuck retrying past the grace period is stopped, and what it had not
+                // delivered (the cursor is before it) is delivered again next slice. On shutdown they stop at once.
+                try
+                {
+                    await Task.WhenAll(workers).WaitAsync(DrainGrace, ct);
+                }
+                catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+                {
+                    await stopWorkers.CancelAsync();
+                    await Task.WhenAll(workers);
+                }
             }
             finally
             {

@@ -11,10 +11,10 @@ public sealed class SinkFilter(SinkOptions options)
 
     public static readonly string[] OperationNames = ["insert", "update", "delete", "truncate"];
 
+    /// <summary>A key-changing update arrives as D + I: both halves are an "update" for the filter.</summary>
     public bool Accepts(in ChangeRow row) =>
-        (_tables.Count == 0 || _tables.Contains(row.Relation.QualifiedName)) && (_ops.Count == 0 || _ops.Contains(row.Op));
+        (_tables.Count == 0 || _tables.Contains(row.Relation.QualifiedName)) && (_ops.Count == 0 || _ops.Contains(row.KeyChange ? 'U' : row.Op));
 
-    /// <summary>A key-changing update arrives as D + I; an "update" filter keeps both halves.</summary>
     public static char OpOf(string name) => name.Trim().ToLowerInvariant() switch
     {
         "insert" => 'I',

@@ -33,7 +33,13 @@ public sealed class SinkRunners : IAsyncDisposable
             }
             IEventEndpoint endpoint = sink.Kind == SinkKind.Hook0 ? new Hook0Endpoint(_slot, sink) : new CloudEventsEndpoint(_slot, sink, clock);
             // Timeouts are the delivery pipeline's, per attempt; the client itself never gives up on its own.
-            var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AutomaticDecompression = DecompressionMethods.All })
+            var http = new HttpClient(new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AutomaticDecompression = DecompressionMethods.All,
+                // A redirect would turn the POST into a GET whose 2xx counted as delivered; a 3xx is an answer to fix.
+                AllowAutoRedirect = false,
+            })
             {
                 Timeout = Timeout.InfiniteTimeSpan,
             };

@@ -6,7 +6,7 @@ namespace PgEgress.Functions.Reload;
 
 /// <summary>
 /// The eternal reload orchestration, one per pipeline: each generation runs the ExportReloads activity (Core's
-/// ReloadCoordinator: every pending reload of the pipeline under one fresh snapshot), waits on a durable timer when
+/// ReloadCoordinator: the next pending reload of the pipeline under a fresh snapshot), waits on a durable timer when
 /// nothing was pending, and continues as new. Requests reach it through the registry, whichever way they were made.
 /// </summary>
 public static class ReloadOrchestrator

@@ -93,6 +93,16 @@ public sealed class DdlEvolutionTests(PostgresFixture pg) : IDisposable
             Assert.NotNull(SchemaDocument.Parse(await reader.ReadToEndAsync()).Columns);
         }
 
+        // A whole schema joins the publication: each of its tables comes with its rows through a reload.
+        await Step("CREATE SCHEMA app2; CREATE TABLE app2.extra (id int PRIMARY KEY, v text); INSERT INTO app2.extra SELECT g, 'x' || g FROM generate_series(1, 50) g");
+        await Step($"ALTER PUBLICATION {options.Source.Publication} ADD TABLES IN SCHEMA app2");
+        await Step("UPDATE app2.extra SET v = 'changed' WHERE id <= 5; DELETE FROM app2.extra WHERE id = 50");
+        ops = await ReloadRig.WaitForOperationsAsync(db, options.Source.Slot, 2, TimeSpan.FromMinutes(2));
+        Assert.Contains(ops, o => o is { Table: "app2.extra", RequestedVia: "publication", State: OperationRecord.Completed });
+        await pipeline.FlushAsync();
+        var extra = await verifier.RebuildAsync("app2", "extra");
+        Assert.True(extra.Differences.Count == 0 && extra.ReloadFiles == 1, string.Join("\n", extra.Differences));
+
         // A dropped table is gone from the publication by the time the statement ends; the drop is still recorded.
         await Step("DROP TABLE app.late");
         await pipeline.FlushAsync();

@@ -63,4 +63,38 @@ public sealed class SinkPayloadTests
         Assert.Equal(DeliveryOutcome.Delivered, hook0.Classify(HttpStatusCode.Conflict)); // Hook0: already ingested
         Assert.Equal(DeliveryOutcome.Reject, webhook.Classify(HttpStatusCode.Conflict));
     }
+
+    [Fact]
+    public void An_update_filter_keeps_both_halves_of_a_key_changing_update()
+    {
+        var filter = new SinkFilter(new SinkOptions { Operations = ["update"] });
+        Assert.True(filter.Accepts(new ChangeRow('U', Table, null)));
+        Assert.True(filter.Accepts(new ChangeRow('D', Table, null, KeyChange: true)));
+        Assert.True(filter.Accepts(new ChangeRow('I', Table, null, KeyChange: true)));
+        Assert.False(filter.Accepts(new ChangeRow('D', Table, null)));
+        Assert.False(new SinkFilter(new SinkOptions { Operations = ["insert"] }).Accepts(new ChangeRow('I', Table, null, KeyChange: true)));
+    }
+
+    [Fact]
+    public async Task The_cursor_passes_a_transaction_only_when_all_its_events_and_all_before_are_delivered()
+    {
+        var tracker = new CursorTracker(100);
+        var a = tracker.Begin(200, DateTime.UtcNow);
+        tracker.Add(a);
+        tracker.Add(a);
+        tracker.Seal(a);
+        var b = tracker.Begin(300, DateTime.UtcNow);
+        tracker.Add(b);
+        tracker.Seal(b);
+        var idle = tracker.WhenIdleAsync(default);
+
+        tracker.Done(b);
+        Assert.Equal(100UL, tracker.Delivered); // b is done, a is not
+        tracker.Done(a);
+        Assert.False(idle.IsCompleted);
+        Assert.Equal(100UL, tracker.Delivered);
+        tracker.Done(a);
+        Assert.Equal(300UL, tracker.Delivered);
+        await idle.WaitAsync(TimeSpan.FromSeconds(5)); // a TRUNCATE waits for exactly this
+    }
 }
