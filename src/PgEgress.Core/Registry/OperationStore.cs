@@ -50,6 +50,10 @@ public sealed class OperationStore(NpgsqlDataSource source)
             ORDER BY id
             """, ct, slot);
 
+    /// <summary>Those of <paramref name="ids"/> whose export has not finished, whatever their backoff.</summary>
+    public Task<List<OperationRecord>> GetUnfinishedAsync(IReadOnlyList<long> ids, CancellationToken ct) =>
+        QueryAsync("id = ANY ($1) AND state IN ('requested', 'exporting') ORDER BY id", ct, ids.ToArray());
+
     /// <summary>Every unfinished or unreleased operation and the most recent finished ones, newest first.</summary>
     public Task<List<OperationRecord>> GetRecentAsync(string slot, int finished, CancellationToken ct) =>
         QueryAsync("""

@@ -42,12 +42,15 @@ internal static class ExportPlanner
             // against: the rewritten table looks empty to it) waits instead of emptying the export.
             await using (var lockTable = new NpgsqlCommand("""
                 SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE', n.nspname, c.relname)
-                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1 AND has_table_privilege(c.oid, 'SELECT')
                 """, conn) { Parameters = { new() { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid } } })
             {
-                var statement = (string)(await lockTable.ExecuteScalarAsync(ct))!;
-                await using var take = new NpgsqlCommand(statement, conn);
-                await take.ExecuteNonQueryAsync(ct);
+                // LOCK needs SELECT on the whole table; a role with column privileges only exports what it may, unlocked.
+                if (await lockTable.ExecuteScalarAsync(ct) is string statement)
+                {
+                    await using var take = new NpgsqlCommand(statement, conn);
+                    await take.ExecuteNonQueryAsync(ct);
+                }
             }
             var schema = await RelationCatalog.DescribeTableAsync(conn, table.Oid, ct);
             var folder = Path.Combine(spoolRoot, table.OperationId.ToString(), table.Oid.ToString());

@@ -53,7 +53,8 @@ public sealed class ReloadCoordinator(
         {
             (replication, snapshot, consistent) = (lease.Connection, lease.SnapshotName, lease.ConsistentLsn);
             // Another process may have exported some of them meanwhile (under its own snapshot); only the rest are ours.
-            var pending = (await operations.GetPendingExportsAsync(Slot, ct)).Where(o => o.ConsistentLsn == consistent).Select(o => o.Id).ToHashSet();
+            var pending = (await operations.GetUnfinishedAsync([.. lease.Operations.Select(o => o.Id)], ct))
+                .Where(o => o.ConsistentLsn == consistent).Select(o => o.Id).ToHashSet();
             ops = [.. lease.Operations.Where(o => pending.Contains(o.Id))];
             if (ops.Count == 0)
             {
