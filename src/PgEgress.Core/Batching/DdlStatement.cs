@@ -15,11 +15,8 @@ public sealed record DdlStatement(string Table, string TableFolder, ulong Lsn, D
         if (PgEgressMessages.Read(change.MessageContent) is not { Type: PgEgressMessages.Ddl, Table: { } table, Statement: { } statement } m
             || m.Slot != slot)
             return null;
-        // The marker names the table as schema.table with the parts unquoted; the first '.' is the boundary PgEgress wrote,
-        // unless the schema itself has one, which the registry's table name cannot tell apart either.
-        var dot = table.IndexOf('.');
-        var folder = dot < 0 ? OutputLayout.TableFolder("", table) : OutputLayout.TableFolder(table[..dot], table[(dot + 1)..]);
-        return new DdlStatement(table, folder, txn.EndLsn, txn.CommitTimestamp, m.CommandTag ?? "", statement);
+        var (schema, name) = OutputLayout.SplitTableName(table);
+        return new DdlStatement(table, OutputLayout.TableFolder(schema, name), txn.EndLsn, txn.CommitTimestamp, m.CommandTag ?? "", statement);
     }
 
     /// <summary>ddl.sql: the statements in LSN order, each after a comment with its position and commit time.</summary>

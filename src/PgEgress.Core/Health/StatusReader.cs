@@ -13,19 +13,19 @@ namespace PgEgress.Core.Health;
 public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource source, IObjectStore store, RegistryStore registry,
     OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, TimeProvider clock)
 {
-    private SourceOptions options => pipeline.Source;
+    private string Slot => pipeline.Source.Slot;
 
     public async Task<StatusReport> ReadAsync(CancellationToken ct)
     {
         var slot = await ReadSlotAsync(ct);
-        var staged = await registry.GetStagedLsnAsync(options.Slot, ct);
-        var cursor = await registry.GetCursorAsync(options.Slot, RegistryStore.FlushConsumer, ct);
-        var pending = await registry.GetSegmentsAsync(options.Slot, cursor?.Lsn ?? 0, ct);
+        var staged = await registry.GetStagedLsnAsync(Slot, ct);
+        var cursor = await registry.GetCursorAsync(Slot, RegistryStore.FlushConsumer, ct);
+        var pending = await registry.GetSegmentsAsync(Slot, cursor?.Lsn ?? 0, ct);
         var tables = (await registry.GetTableStatesAsync(ct)).Values
             .Select(t => new TableStatus(t.Table, t.Mode, t.SchemaVersion, t.Files, t.Rows, t.Bytes, t.LastBatch,
                 t.LastEndLsn is { } l ? PgText.Lsn(l) : null))
             .ToList();
-        var ops = (await operations.GetRecentAsync(options.Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();
+        var ops = (await operations.GetRecentAsync(Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();
         var (slice, flush, error, errorAt) = progress.Snapshot();
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
             cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables, ops,
@@ -38,7 +38,7 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
         var list = new List<SinkStatus>();
         foreach (var (name, sink) in pipeline.Sinks.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
-            var cursor = await registry.GetCursorAsync(options.Slot, SinkRunners.Consumer(name), ct);
+            var cursor = await registry.GetCursorAsync(Slot, SinkRunners.Consumer(name), ct);
             var m = sinkMetrics.For(name);
             var behind = cursor is null ? 0 : staged > cursor.Lsn ? staged - cursor.Lsn : 0;
             double? lagSeconds = behind == 0 ? 0 : m.OldestPendingCommit is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : null;
@@ -59,11 +59,11 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
             SELECT active, confirmed_flush_lsn, restart_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
             FROM pg_replication_slots WHERE slot_name = $1
             """);
-        cmd.Parameters.Add(new() { Value = options.Slot });
+        cmd.Parameters.Add(new() { Value = Slot });
         await using var r = await cmd.ExecuteReaderAsync(ct);
-        if (!await r.ReadAsync(ct)) return new SlotStatus(options.Slot, false, false, null, null, null);
+        if (!await r.ReadAsync(ct)) return new SlotStatus(Slot, false, false, null, null, null);
         string? Lsn(int i) => r.IsDBNull(i) ? null : PgText.Lsn((ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i));
-        return new SlotStatus(options.Slot, true, r.GetBoolean(0), Lsn(1), Lsn(2), r.IsDBNull(3) ? null : r.GetInt64(3));
+        return new SlotStatus(Slot, true, r.GetBoolean(0), Lsn(1), Lsn(2), r.IsDBNull(3) ? null : r.GetInt64(3));
     }
 
     /// <summary>Ready when the source answers, the slot exists and the store is reachable.</summary>

@@ -16,6 +16,16 @@ public static class OutputLayout
     /// </summary>
     public static string TableFolder(string schema, string table) => $"{Encode(schema)}.{Encode(table)}";
 
+    /// <summary>
+    /// The schema and table of a registry table name ("schema.table", parts unquoted). The first '.' is the boundary:
+    /// the registry's name cannot tell a '.' inside a schema name apart, so such a schema is not supported there.
+    /// </summary>
+    public static (string Schema, string Table) SplitTableName(string qualified)
+    {
+        var dot = qualified.IndexOf('.');
+        return dot < 0 ? ("", qualified) : (qualified[..dot], qualified[(dot + 1)..]);
+    }
+
     public static string StreamingFile(int part, int parts) => parts == 1 ? "streaming.csv.gz" : $"streaming-{part:D4}.csv.gz";
 
     public const string SchemaFile = "schema.yml";

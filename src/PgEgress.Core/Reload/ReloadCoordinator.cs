@@ -99,7 +99,7 @@ public sealed class ReloadCoordinator(
             try
             {
                 var versions = new ConcurrentDictionary<long, int>();
-                await exporter.ExportAsync(workers, [.. ops.Select(o => new ExportTable(o.Id, o.TableOid, Namespace(o), Name(o)))], consistent, progress,
+                await exporter.ExportAsync(workers, [.. ops.Select(ExportTableOf)], consistent, progress,
                     schemaVersionFor: async (table, schema) =>
                         versions[table.OperationId] = await operations.SchemaVersionForAsync(byId[table.OperationId].Table, schema.Fingerprint, ct),
                     onTableExported: async exported =>
@@ -142,7 +142,8 @@ public sealed class ReloadCoordinator(
         foreach (var op in interrupted)
         {
             var marker = $"_reload-{op.Id}/";
-            await foreach (var path in store.ListAsync(OutputLayout.TableFolder(Namespace(op), Name(op)) + "/", ct))
+            var (schema, name) = OutputLayout.SplitTableName(op.Table);
+            await foreach (var path in store.ListAsync(OutputLayout.TableFolder(schema, name) + "/", ct))
             {
                 if (!path.Contains(marker, StringComparison.Ordinal)) continue;
                 await store.DeleteAsync(path, ct);
@@ -153,8 +154,11 @@ public sealed class ReloadCoordinator(
 
     public ValueTask DisposeAsync() => _exportSource.DisposeAsync();
 
-    // The registry's table name is schema.table with unquoted parts; the export itself goes by the table's OID.
-    private static string Namespace(OperationRecord op) => op.Table[..Math.Max(0, op.Table.IndexOf('.'))];
+    /// <summary>The export goes by the table's OID; the names are for messages and folders.</summary>
+    private static ExportTable ExportTableOf(OperationRecord op)
+    {
+        var (schema, name) = OutputLayout.SplitTableName(op.Table);
+        return new ExportTable(op.Id, op.TableOid, schema, name);
+    }
 
-    private static string Name(OperationRecord op) => op.Table[(op.Table.IndexOf('.') + 1)..];
 }

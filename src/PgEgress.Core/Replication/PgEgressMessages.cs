@@ -45,4 +45,4 @@ public static class PgEgressMessages
 /// operation; DDL markers (written by the event triggers) the slot, the table and the statement.
 /// </summary>
 public sealed record PgEgressMarker(string? Type, string? Slot = null, long? Operation = null, string? Table = null,
-    long? DdlId = null, string? CommandTag = null, string? Statement = null);
+    string? CommandTag = null, string? Statement = null);

@@ -26,4 +26,11 @@ public class OutputLayoutTests
         Assert.Equal("streaming.csv.gz", OutputLayout.StreamingFile(1, 1));
         Assert.Equal("streaming-0002.csv.gz", OutputLayout.StreamingFile(2, 3));
     }
+
+    [Theory]
+    [InlineData("app.orders", "app", "orders")]
+    [InlineData("app.odd.name", "app", "odd.name")]
+    [InlineData("orders", "", "orders")]
+    public void A_registry_table_name_splits_at_its_first_dot(string qualified, string schema, string table) =>
+        Assert.Equal((schema, table), OutputLayout.SplitTableName(qualified));
 }
