@@ -98,4 +98,33 @@ public sealed class SinkOutageTests(PostgresFixture pg) : IDisposable
         await using var cmd = db.CreateCommand(sql);
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
+
+    [Fact]
+    public async Task A_redirect_is_not_followed_so_it_never_counts_as_delivered()
+    {
+        var gets = 0;
+        await using var receiver = await LoopbackReceiver.StartAsync(http =>
+        {
+            if (HttpMethods.IsGet(http.Request.Method)) Interlocked.Increment(ref gets);
+            else
+            {
+                http.Response.StatusCode = 302;
+                http.Response.Headers.Location = "/moved";
+            }
+            return Task.CompletedTask;
+        });
+        var cs = await pg.CreateUniqueDatabaseAsync("sink_redirect");
+        await using var db = NpgsqlDataSource.Create(cs);
+        await WebhookSinkTests.Exec(db, "CREATE SCHEMA app; CREATE TABLE app.events (id int PRIMARY KEY)");
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "redirect"));
+        options.Sinks["moved"] = new SinkOptions { Kind = SinkKind.Http, Url = receiver.Url, MaxRetries = 1, RetryDelay = TimeSpan.FromMilliseconds(10) };
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.events VALUES (1)");
+        await pipeline.FlushAsync();
+        var status = await WebhookSinkTests.WaitCaughtUpAsync(pipeline, "moved");
+
+        Assert.Equal((0L, 1L), (status.Delivered, status.DeadLettered));
+        Assert.Equal(0, gets);
+    }
 }
