@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -122,7 +123,7 @@ public static class ReloadBench
         var progress = new LastProgress();
         await using (snapshot)
         {
-            await exporter.ExportAsync(snapshot, [new ExportTable(run, oid, "public", table)], consistentLsn, progress,
+            await exporter.ExportAsync(snapshot, [new ExportTable(run, oid, new TableName("public", table))], consistentLsn, progress,
                 (_, _) => Task.FromResult(1), t =>
                 {
                     exported = t;

@@ -1,6 +1,7 @@
 using PgEgress.Core.Batching;
 using System.Globalization;
 using PgEgress.Core.Configuration;
+using PgEgress.Core.Domain;
 using PgEgress.Core.Health;
 using PgEgress.Core.Registry;
 
@@ -50,15 +51,14 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
     /// </summary>
     public async Task<ApiReply> RequestReloadAsync(string table, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(table) || table.Length > 300)
-            return ApiReply.Fail(400, "the table name must be schema.table, 1 to 300 characters");
-        var request = await operations.RequestAsync(source.Slot, table, "http", ct);
+        if (!TableName.TryParse(table, out var name, out var problem))
+            return ApiReply.Fail(400, problem);
+        var request = await operations.RequestAsync(source.Slot, name, "http", ct);
         return request.Outcome switch
         {
             ReloadRequestOutcome.Accepted => ApiReply.Json(OperationStatus.From(request.Operation!, null, request.Created), request.Created ? 202 : 200),
             ReloadRequestOutcome.NotFound => ApiReply.Fail(404, request.Problem!),
-            ReloadRequestOutcome.NotPublished => ApiReply.Fail(409, request.Problem!),
-            _ => ApiReply.Fail(400, request.Problem!),
+            _ => ApiReply.Fail(409, request.Problem!),
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using PgEgress.Core.Domain;
 using PgEgress.Core.Output;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Staging;
@@ -6,7 +7,7 @@ using PgEgress.Core.Staging;
 namespace PgEgress.Core.Batching;
 
 /// <summary>A DDL statement on a published table, as the event trigger put it into the stream, for the window's ddl.sql.</summary>
-public sealed record DdlStatement(string Table, string TableFolder, ulong Lsn, DateTime CommitTimestamp, string CommandTag, string Statement)
+public sealed record DdlStatement(TableName Table, ulong Lsn, DateTime CommitTimestamp, string CommandTag, string Statement)
 {
     /// <summary>The DDL marker of this pipeline carried by <paramref name="change"/>, or null.</summary>
     public static DdlStatement? From(StagedChange change, TransactionInfo txn, string slot)
@@ -15,8 +16,7 @@ public sealed record DdlStatement(string Table, string TableFolder, ulong Lsn, D
         if (PgEgressMessages.Read(change.MessageContent) is not { Type: PgEgressMessages.Ddl, Table: { } table, Statement: { } statement } m
             || m.Slot != slot)
             return null;
-        var (schema, name) = OutputLayout.SplitTableName(table);
-        return new DdlStatement(table, OutputLayout.TableFolder(schema, name), txn.EndLsn, txn.CommitTimestamp, m.CommandTag ?? "", statement);
+        return new DdlStatement(TableName.ParseStored(table), txn.EndLsn, txn.CommitTimestamp, m.CommandTag ?? "", statement);
     }
 
     /// <summary>ddl.sql: the statements in LSN order, each after a comment with its position and commit time.</summary>

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Staging;
 
@@ -13,6 +14,7 @@ namespace PgEgress.Core.Batching;
 public sealed class ReloadHolds
 {
     private readonly Dictionary<uint, List<OperationRecord>> _byTable = [];
+    private readonly List<OperationRecord> _finished;
 
     /// <param name="to">Where the flush's staged transactions end. A reload completes for the flush only once the
     /// staged log reaches its consistent point: before that, some changes the snapshot has may not be staged yet, and
@@ -24,7 +26,8 @@ public sealed class ReloadHolds
             (_byTable.TryGetValue(op.TableOid, out var list) ? list : _byTable[op.TableOid] = []).Add(op);
         // A hold's marker transaction is re-read even when the flush cursor is past it: its changes were never written.
         ReadFrom = holds.Where(o => o.Finished).Select(o => o.MarkerLsn!.Value - Math.Min(o.MarkerLsn.Value, 1)).DefaultIfEmpty(ulong.MaxValue).Min();
-        Releasable = [.. holds.Where(o => o.Finished).Select(o => o.Id)];
+        _finished = [.. holds.Where(o => o.Finished)];
+        Releasable = [.. _finished.Select(o => o.Id)];
     }
 
     /// <summary>Transactions ending after this are read (the flush reads from the lower of this and its cursor).</summary>
@@ -32,6 +35,10 @@ public sealed class ReloadHolds
 
     /// <summary>Finished operations whose held changes this flush writes; released when it commits.</summary>
     public IReadOnlyList<long> Releasable { get; }
+
+    /// <summary>The finished operations to release when the flush could not write <paramref name="failed"/>: those tables stay held until a flush writes them.</summary>
+    public IReadOnlyList<long> ReleasableWithout(IReadOnlyCollection<TableName> failed) =>
+        [.. _finished.Where(o => !failed.Contains(o.Table)).Select(o => o.Id)];
 
     /// <summary>Whether a row of <paramref name="relationId"/> in <paramref name="txn"/> goes into this flush's files.</summary>
     public bool Writes(uint relationId, TransactionInfo txn, ulong flushCursor)

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using Npgsql;
 using PgEgress.Core.Replication;
 
@@ -34,8 +35,9 @@ public static class OptionsValidator
             errors.Add($"{s}:Source:Publication must be a name of 1 to 63 characters");
         if (!Sql.IsValidSlotName(o.Source.Slot))
             errors.Add($"{s}:Source:Slot '{o.Source.Slot}' is not a valid slot name (1 to 63 lower-case letters, digits or underscores)");
-        if (o.Source.Tables.Any(string.IsNullOrWhiteSpace))
-            errors.Add($"{s}:Source:Tables has an empty entry");
+        foreach (var table in o.Source.Tables)
+            if (!TableName.TryParse(table, out _, out var problem))
+                errors.Add($"{s}:Source:Tables: {problem}");
         if (o.Source.Schemas.Any(string.IsNullOrWhiteSpace))
             errors.Add($"{s}:Source:Schemas has an empty entry");
         if (o.Source.Tables.Count > 0 && o.Source.Schemas.Count > 0)

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using System.Text.RegularExpressions;
 using Npgsql;
 
@@ -43,9 +44,8 @@ public static partial class SinkValidator
         }
         if (sink.Workers is < 1 or > 64) errors.Add($"{s}:Workers must be between 1 and 64 (got {sink.Workers})");
         foreach (var table in sink.Tables)
-            if (string.IsNullOrWhiteSpace(table) || table.Split('.') is not [{ Length: > 0 } schema, { Length: > 0 } relation]
-                || schema.Trim() != schema || relation.Trim() != relation)
-                errors.Add($"{s}:Tables has '{Printable(table)}'; write tables as schema.table");
+            if (!TableName.TryParse(table, out _, out var problem))
+                errors.Add($"{s}:Tables: {Printable(problem)}");
         foreach (var op in sink.Operations)
             if (Sinks.SinkFilter.OpOf(op) == '?')
                 errors.Add($"{s}:Operations has '{Printable(op)}'; use insert, update, delete or truncate");

@@ -27,7 +27,7 @@ public sealed record OperationStatus(
     bool? Created = null)
 {
     public static OperationStatus From(OperationRecord o, ExportStatus? progress, bool? created = null) => new(
-        o.Id, o.Kind, o.Table, o.State, o.RequestedVia, o.MarkerLsn is { } m ? PgText.Lsn(m) : null,
+        o.Id, o.Kind, o.Table.ToString(), o.State, o.RequestedVia, o.MarkerLsn is { } m ? PgText.Lsn(m) : null,
         o.ConsistentLsn is { } c ? PgText.Lsn(c) : null, o.Attempts, o.Rows, o.Bytes, o.Path, o.Error,
         o.RequestedAt, o.StartedAt, o.FinishedAt, o.ReleasedAt, progress, created);
 }

@@ -22,7 +22,7 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
         var cursor = await registry.GetCursorAsync(Slot, RegistryStore.FlushConsumer, ct);
         var pending = await registry.GetSegmentsAsync(Slot, cursor?.Lsn ?? 0, ct);
         var tables = (await registry.GetTableStatesAsync(ct)).Values
-            .Select(t => new TableStatus(t.Table, t.Mode, t.SchemaVersion, t.Files, t.Rows, t.Bytes, t.LastBatch,
+            .Select(t => new TableStatus(t.Table.ToString(), t.Mode, t.SchemaVersion, t.Files, t.Rows, t.Bytes, t.LastBatch,
                 t.LastEndLsn is { } l ? PgText.Lsn(l) : null))
             .ToList();
         var ops = (await operations.GetRecentAsync(Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();

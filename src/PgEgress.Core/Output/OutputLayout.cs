@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
+using PgEgress.Core.Domain;
 
 namespace PgEgress.Core.Output;
 
@@ -10,20 +12,25 @@ public static class OutputLayout
 
     public static string Batch(DateTime windowStartUtc) => windowStartUtc.ToString(BatchFormat, CultureInfo.InvariantCulture);
 
-    /// <summary>
-    /// The table's folder. Name parts keep letters, digits, '_' and '-' as they are and percent-encode everything else
-    /// (including '.', '/' and spaces), so the folder is a single safe path segment and "schema.table" stays unambiguous.
-    /// </summary>
-    public static string TableFolder(string schema, string table) => $"{Encode(schema)}.{Encode(table)}";
+    /// <summary>The longest table folder name, in bytes: file systems allow 255 per path segment; the rest is headroom.</summary>
+    public const int MaxTableFolderBytes = 200;
 
     /// <summary>
-    /// The schema and table of a registry table name ("schema.table", parts unquoted). The first '.' is the boundary:
-    /// the registry's name cannot tell a '.' inside a schema name apart, so such a schema is not supported there.
+    /// The table's folder. Name parts keep letters, digits, '_' and '-' as they are and percent-encode every other byte of
+    /// their UTF-8 (including '.', '/' and spaces), so the folder is a single safe path segment and "schema.table" stays
+    /// unambiguous. A folder that would be longer than <see cref="MaxTableFolderBytes"/> keeps its first 183 bytes (never
+    /// cutting an escape) and ends in '~' and 16 hex digits of the SHA-256 of the table's quoted name, so it stays
+    /// readable and unique.
     /// </summary>
-    public static (string Schema, string Table) SplitTableName(string qualified)
+    public static string TableFolder(TableName table)
     {
-        var dot = qualified.IndexOf('.');
-        return dot < 0 ? ("", qualified) : (qualified[..dot], qualified[(dot + 1)..]);
+        var folder = $"{Encode(table.Schema)}.{Encode(table.Name)}";
+        if (folder.Length <= MaxTableFolderBytes) return folder;
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(table.ToString())))[..16];
+        var keep = MaxTableFolderBytes - hash.Length - 1;
+        if (folder[keep - 1] == '%') keep -= 1;
+        else if (folder[keep - 2] == '%') keep -= 2;
+        return $"{folder[..keep]}~{hash}";
     }
 
     public static string StreamingFile(int part, int parts) => parts == 1 ? "streaming.csv.gz" : $"streaming-{part:D4}.csv.gz";

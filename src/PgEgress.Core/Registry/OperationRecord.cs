@@ -1,3 +1,5 @@
+using PgEgress.Core.Domain;
+
 namespace PgEgress.Core.Registry;
 
 /// <summary>A reload or initial load, as cdc_registry.operations has it.</summary>
@@ -7,7 +9,7 @@ public sealed record OperationRecord(
     string Kind,
     string RequestedVia,
     uint TableOid,
-    string Table,
+    TableName Table,
     string State,
     ulong? MarkerLsn,
     ulong? ConsistentLsn,

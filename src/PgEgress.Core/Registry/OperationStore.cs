@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,7 +18,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
     {
         ulong? Lsn(int i) => r.IsDBNull(i) ? null : (ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i);
         DateTime? Time(int i) => r.IsDBNull(i) ? null : r.GetDateTime(i);
-        return new OperationRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetFieldValue<uint>(4), r.GetString(5),
+        return new OperationRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetFieldValue<uint>(4), TableName.ParseStored(r.GetString(5)),
             r.GetString(6), Lsn(7), Lsn(8), r.GetInt32(9), r.IsDBNull(10) ? null : r.GetInt64(10), r.IsDBNull(11) ? null : r.GetInt64(11),
             r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13), r.GetDateTime(14), Time(15), Time(16), Time(17));
     }
@@ -63,29 +64,23 @@ public sealed class OperationStore(NpgsqlDataSource source)
             """, ct, slot, finished);
 
     /// <summary>
-    /// Asks for a reload of <paramref name="table"/> ("schema.table", quoted parts allowed) through
-    /// cdc_registry.request_reload_for: the name is resolved by to_regclass as a bind parameter, never spliced into SQL.
+    /// Asks for a reload of <paramref name="table"/> through cdc_registry.request_reload_for: the table is looked up by
+    /// its exact schema and name as bind parameters, never spliced into SQL.
     /// </summary>
-    public async Task<ReloadRequest> RequestAsync(string slot, string table, string via, CancellationToken ct)
+    public async Task<ReloadRequest> RequestAsync(string slot, TableName table, string via, CancellationToken ct)
     {
         await using var conn = await source.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         uint? oid;
-        await using (var resolve = new NpgsqlCommand("SELECT to_regclass($1)::oid, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1))", conn, tx)
+        await using (var resolve = new NpgsqlCommand("""
+            SELECT c.oid, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2
+            """, conn, tx)
         {
-            Parameters = { new() { Value = table } },
+            Parameters = { new() { Value = table.Schema }, new() { Value = table.Name } },
         })
         {
-            try
-            {
-                await using var r = await resolve.ExecuteReaderAsync(ct);
-                await r.ReadAsync(ct);
-                oid = r.IsDBNull(0) || r.GetString(1) is not ("r" or "p") ? null : r.GetFieldValue<uint>(0);
-            }
-            catch (PostgresException e) when (e.SqlState is "42602" or "42601" or "3F000" or "22023" or "42704")
-            {
-                return ReloadRequest.Invalid($"'{table}' is not a valid table name: {e.MessageText}");
-            }
+            await using var r = await resolve.ExecuteReaderAsync(ct);
+            oid = await r.ReadAsync(ct) && r.GetString(1) is "r" or "p" ? r.GetFieldValue<uint>(0) : null;
         }
         if (oid is null) return ReloadRequest.NotFound($"no table '{table}' exists in the source database");
         await using var request = new NpgsqlCommand("SELECT operation_id, created FROM cdc_registry.request_reload_for($1, $2::oid::regclass, $3)", conn, tx)
@@ -110,7 +105,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
 
     /// <summary>The first start's initial load: one operation per published table, all at the new slot's consistent point.</summary>
     /// <remarks>Created before the slot, as requested with the marker at 0/0 (everything streamed is held); a repeat finds them already there.</remarks>
-    public async Task<List<OperationRecord>> CreateInitialLoadAsync(string slot, IReadOnlyList<(uint Oid, string Table)> tables, CancellationToken ct)
+    public async Task<List<OperationRecord>> CreateInitialLoadAsync(string slot, IReadOnlyList<(uint Oid, TableName Table)> tables, CancellationToken ct)
     {
         await using var conn = await source.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -128,7 +123,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
                 SELECT id FROM op
                 """, conn, tx)
             {
-                Parameters = { new() { Value = slot }, new() { Value = oid, NpgsqlDbType = NpgsqlDbType.Oid }, new() { Value = table } },
+                Parameters = { new() { Value = slot }, new() { Value = oid, NpgsqlDbType = NpgsqlDbType.Oid }, new() { Value = table.ToString() } },
             };
             if (await cmd.ExecuteScalarAsync(ct) is long id) ids.Add(id);
         }
@@ -167,13 +162,13 @@ public sealed class OperationStore(NpgsqlDataSource source)
     }
 
     /// <summary>The schema version a reload file of <paramref name="table"/> with this shape gets: the current one, or the next when the shape changed.</summary>
-    public async Task<int> SchemaVersionForAsync(string table, string fingerprint, CancellationToken ct)
+    public async Task<int> SchemaVersionForAsync(TableName table, string fingerprint, CancellationToken ct)
     {
         await using var cmd = source.CreateCommand("""
             SELECT CASE WHEN schema_fingerprint = $2 THEN schema_version ELSE schema_version + 1 END
             FROM cdc_registry.table_state WHERE table_name = $1
             """);
-        cmd.Parameters.Add(new() { Value = table });
+        cmd.Parameters.Add(new() { Value = table.ToString() });
         cmd.Parameters.Add(new() { Value = fingerprint });
         return await cmd.ExecuteScalarAsync(ct) is int v ? v : 1;
     }
@@ -204,7 +199,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
                 {
                     Parameters =
                     {
-                        new() { Value = file.Table }, new() { Value = file.Batch }, new() { Value = file.Path }, Lsn(file.EndLsn),
+                        new() { Value = file.Table.ToString() }, new() { Value = file.Batch }, new() { Value = file.Path }, Lsn(file.EndLsn),
                         new() { Value = file.Rows }, new() { Value = file.Bytes }, new() { Value = file.Sha256 }, new() { Value = file.SchemaVersion },
                     },
                 },
@@ -223,7 +218,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
                 {
                     Parameters =
                     {
-                        new() { Value = file.Table }, new() { Value = file.SchemaVersion }, new() { Value = fingerprint }, new() { Value = file.Rows },
+                        new() { Value = file.Table.ToString() }, new() { Value = file.SchemaVersion }, new() { Value = fingerprint }, new() { Value = file.Rows },
                         new() { Value = file.Bytes }, new() { Value = file.Batch }, Lsn(file.EndLsn),
                     },
                 },

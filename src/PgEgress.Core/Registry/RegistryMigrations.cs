@@ -269,5 +269,19 @@ public static class RegistryMigrations
             END
             $fn$;
             """),
+        (3, "table_names", TableNameMigration.Sql),
+        (7, "flush_failures", """
+            CREATE TABLE cdc_registry.flush_failures (
+                slot            text        NOT NULL,
+                table_name      text        NOT NULL,
+                retry_from      pg_lsn      NOT NULL,
+                error           text        NOT NULL,
+                first_failed_at timestamptz NOT NULL DEFAULT now(),
+                last_failed_at  timestamptz NOT NULL DEFAULT now(),
+                attempts        integer     NOT NULL DEFAULT 1,
+                PRIMARY KEY (slot, table_name)
+            );
+            COMMENT ON TABLE cdc_registry.flush_failures IS 'Tables a flush could not write: their changes in transactions ending after retry_from are in no registered file yet; every flush retries them, the other tables flow on.';
+            """),
     ];
 }

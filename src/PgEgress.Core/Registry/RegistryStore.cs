@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -110,6 +111,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
     {
         await using var cmd = source.CreateCommand("""
             SELECT least((SELECT min(lsn) FROM cdc_registry.cursors WHERE slot = $1),
+                         (SELECT min(retry_from) FROM cdc_registry.flush_failures WHERE slot = $1),
                          (SELECT min(marker_lsn) - 1 FROM cdc_registry.operations
                           WHERE slot = $1 AND marker_lsn IS NOT NULL AND released_at IS NULL AND marker_lsn > '0/0'),
                          (SELECT '0/0'::pg_lsn FROM cdc_registry.operations
@@ -147,18 +149,36 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         return new CursorRecord(r.GetString(0), Lsn(r, 1), r.IsDBNull(2) ? null : r.GetDateTime(2), r.GetDateTime(3));
     }
 
-    public async Task<Dictionary<string, TableStateRecord>> GetTableStatesAsync(CancellationToken ct)
+    public async Task<Dictionary<TableName, TableStateRecord>> GetTableStatesAsync(CancellationToken ct)
     {
         await using var cmd = source.CreateCommand("""
             SELECT table_name, mode, schema_version, schema_fingerprint, files, rows, bytes, last_batch, last_end_lsn, updated_at
             FROM cdc_registry.table_state ORDER BY table_name
             """);
-        var map = new Dictionary<string, TableStateRecord>(StringComparer.Ordinal);
+        var map = new Dictionary<TableName, TableStateRecord>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
-            map[r.GetString(0)] = new TableStateRecord(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5),
+        {
+            var table = TableName.ParseStored(r.GetString(0));
+            map[table] = new TableStateRecord(table, r.GetString(1), r.GetInt32(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5),
                 r.GetInt64(6), r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : Lsn(r, 8), r.GetDateTime(9));
+        }
         return map;
+    }
+
+    /// <summary>The tables the slot's flush could not write, oldest failure first.</summary>
+    public async Task<List<FlushFailureRecord>> GetFlushFailuresAsync(string slot, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT table_name, retry_from, error, first_failed_at, last_failed_at, attempts
+            FROM cdc_registry.flush_failures WHERE slot = $1 ORDER BY first_failed_at, table_name
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        var list = new List<FlushFailureRecord>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            list.Add(new FlushFailureRecord(slot, TableName.ParseStored(r.GetString(0)), Lsn(r, 1), r.GetString(2), r.GetDateTime(3), r.GetDateTime(4), r.GetInt32(5)));
+        return list;
     }
 
     /// <summary>
@@ -166,8 +186,8 @@ public sealed class RegistryStore(NpgsqlDataSource source)
     /// state, the flush cursor, and the reloads whose held changes it let through. Nothing of the flush is visible
     /// before this commits.
     /// </summary>
-    public async Task CommitFlushAsync(string slot, IReadOnlyList<FileRecord> files, IReadOnlyDictionary<string, (int Version, string Fingerprint)> schemas,
-        ulong cursorLsn, DateTime cut, IReadOnlyList<long> releasedOperations, CancellationToken ct)
+    public async Task CommitFlushAsync(string slot, IReadOnlyList<FileRecord> files, IReadOnlyDictionary<TableName, (int Version, string Fingerprint)> schemas,
+        ulong cursorLsn, DateTime cut, IReadOnlyList<long> releasedOperations, FlushOutcome outcome, CancellationToken ct)
     {
         await using var conn = await source.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -188,7 +208,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
             {
                 Parameters =
                 {
-                    new() { Value = f.Table }, new() { Value = f.Batch }, new() { Value = f.Path }, new() { Value = f.FileType },
+                    new() { Value = f.Table.ToString() }, new() { Value = f.Batch }, new() { Value = f.Path }, new() { Value = f.FileType },
                     Lsn(f.StartLsn), Lsn(f.EndLsn), new() { Value = f.Rows }, new() { Value = f.Bytes },
                     new() { Value = f.Sha256 }, new() { Value = f.HasDdl }, new() { Value = f.SchemaVersion },
                 },
@@ -203,7 +223,7 @@ public sealed class RegistryStore(NpgsqlDataSource source)
                     schema_fingerprint = excluded.schema_fingerprint, updated_at = now()
                 """)
             {
-                Parameters = { new() { Value = table }, new() { Value = version }, new() { Value = fingerprint } },
+                Parameters = { new() { Value = table.ToString() }, new() { Value = version }, new() { Value = fingerprint } },
             });
         }
         batch.BatchCommands.Add(new NpgsqlBatchCommand("""
@@ -218,6 +238,20 @@ public sealed class RegistryStore(NpgsqlDataSource source)
             batch.BatchCommands.Add(new NpgsqlBatchCommand("UPDATE cdc_registry.operations SET released_at = now() WHERE id = ANY ($1) AND released_at IS NULL")
             {
                 Parameters = { new() { Value = releasedOperations.ToArray() } },
+            });
+        foreach (var (table, failure) in outcome.Failed)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                INSERT INTO cdc_registry.flush_failures (slot, table_name, retry_from, error) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (slot, table_name) DO UPDATE SET retry_from = least(cdc_registry.flush_failures.retry_from, excluded.retry_from),
+                    error = excluded.error, last_failed_at = now(), attempts = cdc_registry.flush_failures.attempts + 1
+                """)
+            {
+                Parameters = { new() { Value = slot }, new() { Value = table.ToString() }, Lsn(failure.RetryFrom), new() { Value = failure.Error } },
+            });
+        if (outcome.Recovered.Count > 0)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM cdc_registry.flush_failures WHERE slot = $1 AND table_name = ANY ($2)")
+            {
+                Parameters = { new() { Value = slot }, new() { Value = outcome.Recovered.Select(t => t.ToString()).ToArray() } },
             });
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);

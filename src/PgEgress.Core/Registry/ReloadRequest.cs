@@ -4,7 +4,6 @@ namespace PgEgress.Core.Registry;
 public sealed record ReloadRequest(ReloadRequestOutcome Outcome, string? Problem, OperationRecord? Operation, bool Created)
 {
     public static ReloadRequest Accepted(OperationRecord op, bool created) => new(ReloadRequestOutcome.Accepted, null, op, created);
-    public static ReloadRequest Invalid(string problem) => new(ReloadRequestOutcome.InvalidName, problem, null, false);
     public static ReloadRequest NotFound(string problem) => new(ReloadRequestOutcome.NotFound, problem, null, false);
     public static ReloadRequest Conflict(string problem) => new(ReloadRequestOutcome.NotPublished, problem, null, false);
 }
@@ -12,7 +11,6 @@ public sealed record ReloadRequest(ReloadRequestOutcome Outcome, string? Problem
 public enum ReloadRequestOutcome
 {
     Accepted,
-    InvalidName,
     NotFound,
     NotPublished,
 }

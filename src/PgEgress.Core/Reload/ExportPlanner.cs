@@ -32,11 +32,11 @@ internal static class ExportPlanner
             await using (var r = await cmd.ExecuteReaderAsync(ct))
             {
                 if (!await r.ReadAsync(ct))
-                    throw new InvalidOperationException($"{table.Namespace}.{table.Name} (oid {table.Oid}) does not exist in the snapshot");
+                    throw new InvalidOperationException($"{table.Name} (oid {table.Oid}) does not exist in the snapshot");
                 (kind, size, reltuples, blockSize) = (r.GetChar(0), r.GetInt64(1), r.GetFloat(2), r.GetInt64(3));
             }
             if (kind is not ('r' or 'p'))
-                throw new InvalidOperationException($"{table.Namespace}.{table.Name} (oid {table.Oid}) is not a table (relkind '{kind}')");
+                throw new InvalidOperationException($"{table.Name} (oid {table.Oid}) is not a table (relkind '{kind}')");
 
             // Held until the round ends, like pg_dump's: a table-rewriting ALTER (which the snapshot does not protect
             // against: the rewritten table looks empty to it) waits instead of emptying the export.

@@ -1,9 +1,10 @@
+using PgEgress.Core.Domain;
 using PgEgress.Core.Staging;
 
 namespace PgEgress.Core.Reload;
 
 /// <summary>A table to export for the reload operation <paramref name="OperationId"/>; the names are for messages, the oid decides.</summary>
-public sealed record ExportTable(long OperationId, uint Oid, string Namespace, string Name);
+public sealed record ExportTable(long OperationId, uint Oid, TableName Name);
 
 /// <summary>A table's reload file, uploaded with its schema.yml and not yet registered.</summary>
 /// <param name="Schema">The table as of the snapshot; the file's columns follow it.</param>

@@ -142,8 +142,7 @@ public sealed class ReloadCoordinator(
         foreach (var op in interrupted)
         {
             var marker = $"_reload-{op.Id}/";
-            var (schema, name) = OutputLayout.SplitTableName(op.Table);
-            await foreach (var path in store.ListAsync(OutputLayout.TableFolder(schema, name) + "/", ct))
+            await foreach (var path in store.ListAsync(OutputLayout.TableFolder(op.Table) + "/", ct))
             {
                 if (!path.Contains(marker, StringComparison.Ordinal)) continue;
                 await store.DeleteAsync(path, ct);
@@ -155,10 +154,6 @@ public sealed class ReloadCoordinator(
     public ValueTask DisposeAsync() => _exportSource.DisposeAsync();
 
     /// <summary>The export goes by the table's OID; the names are for messages and folders.</summary>
-    private static ExportTable ExportTableOf(OperationRecord op)
-    {
-        var (schema, name) = OutputLayout.SplitTableName(op.Table);
-        return new ExportTable(op.Id, op.TableOid, schema, name);
-    }
+    private static ExportTable ExportTableOf(OperationRecord op) => new(op.Id, op.TableOid, op.Table);
 
 }

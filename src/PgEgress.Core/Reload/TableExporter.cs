@@ -157,7 +157,7 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, I
         Func<ExportTable, RelationSchema, Task<int>> schemaVersionFor, Func<ExportedTable, Task> onTableExported, CancellationToken ct)
     {
         var schema = table.Schema;
-        var folder = $"{OutputLayout.TableFolder(schema.Namespace, schema.Name)}/{OutputLayout.ReloadBatch(snapshotTime, table.Table.OperationId)}";
+        var folder = $"{OutputLayout.TableFolder(schema.Table)}/{OutputLayout.ReloadBatch(snapshotTime, table.Table.OperationId)}";
         var path = $"{folder}/{OutputLayout.FullReloadFile}";
         var schemaPath = $"{folder}/{OutputLayout.SchemaFile}";
         ExportedTable exported;

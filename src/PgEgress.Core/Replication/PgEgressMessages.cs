@@ -43,6 +43,7 @@ public static class PgEgressMessages
 /// <summary>
 /// A marker's content. Reload markers (written by cdc_registry.request_reload_for) name the pipeline's slot and the
 /// operation; DDL markers (written by the event triggers) the slot, the table and the statement.
+/// <paramref name="Table"/> is the registry's name of the table (<see cref="Domain.TableName"/>'s quoted form).
 /// </summary>
 public sealed record PgEgressMarker(string? Type, string? Slot = null, long? Operation = null, string? Table = null,
     string? CommandTag = null, string? Statement = null);

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using PgEgress.Core.Pipeline;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -160,7 +161,7 @@ public sealed class SourceSetup(
         if (options.Tables.Count > 0)
         {
             var tables = new List<string>();
-            foreach (var name in options.Tables) tables.Add(await ResolveTableAsync(conn, name, ct));
+            foreach (var name in options.Tables) tables.Add(await ResolveTableAsync(conn, TableName.Parse(name), ct));
             target = "FOR TABLE " + string.Join(", ", tables);
         }
         else
@@ -184,34 +185,25 @@ public sealed class SourceSetup(
         logger.LogInformation("Created publication {Publication} {Target}", options.Publication, target);
     }
 
-    /// <summary>Resolves "schema.table" to its quoted, qualified name, or fails clearly; the name is never spliced into SQL unresolved.</summary>
-    private static async Task<string> ResolveTableAsync(NpgsqlConnection conn, string name, CancellationToken ct)
+    /// <summary>Checks that a configured table exists and is one; its quoted name is what the publication lists.</summary>
+    private static async Task<string> ResolveTableAsync(NpgsqlConnection conn, TableName name, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
             SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.oid = to_regclass($1)
+            WHERE n.nspname = $1 AND c.relname = $2
             """, conn)
         {
-            Parameters = { new() { Value = name } },
+            Parameters = { new() { Value = name.Schema }, new() { Value = name.Name } },
         };
-        NpgsqlDataReader r;
-        try
-        {
-            r = await cmd.ExecuteReaderAsync(ct);
-        }
-        catch (PostgresException e)
-        {
-            throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', which is not a valid table name: {e.MessageText}", e);
-        }
-        await using (r)
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
         {
             if (!await r.ReadAsync(ct))
                 throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', but no such table exists in the source database");
             if (r.GetString(1) is not ("r" or "p"))
                 throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', which is not a table");
             var qualified = r.GetString(0);
-            if (qualified.StartsWith("cdc_registry.", StringComparison.Ordinal))
+            if (name.Schema == "cdc_registry")
                 throw new PipelineSetupException($"PgEgress:Source:Tables has '{name}', which belongs to PgEgress's own registry");
             return qualified;
         }
@@ -238,21 +230,21 @@ public sealed class SourceSetup(
     }
 
     /// <summary>The publication's tables, largest first is the exporter's business; here only OID and registry name.</summary>
-    private async Task<List<(uint Oid, string Table)>> PublishedTablesAsync(NpgsqlConnection conn, CancellationToken ct)
+    private async Task<List<(uint Oid, TableName Table)>> PublishedTablesAsync(NpgsqlConnection conn, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT c.oid, format('%s.%s', n.nspname, c.relname)
+            SELECT c.oid, n.nspname, c.relname
             FROM pg_publication_tables pt
             JOIN pg_namespace n ON n.nspname = pt.schemaname
             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-            WHERE pt.pubname = $1 ORDER BY 2
+            WHERE pt.pubname = $1 ORDER BY 2, 3
             """, conn)
         {
             Parameters = { new() { Value = options.Publication } },
         };
-        var list = new List<(uint, string)>();
+        var list = new List<(uint, TableName)>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
-        while (await r.ReadAsync(ct)) list.Add((r.GetFieldValue<uint>(0), r.GetString(1)));
+        while (await r.ReadAsync(ct)) list.Add((r.GetFieldValue<uint>(0), new TableName(r.GetString(1), r.GetString(2))));
         return list;
     }
 

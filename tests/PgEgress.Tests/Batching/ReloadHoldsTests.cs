@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using PgEgress.Core.Batching;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Staging;
@@ -10,7 +11,7 @@ public sealed class ReloadHoldsTests
     private const uint Table = 42, Other = 7;
 
     private static OperationRecord Op(string state, ulong marker, ulong? consistent, long id = 1) =>
-        new(id, "s", "reload", "sql", Table, "app.t", state, marker, consistent, 1, null, null, null, null, DateTime.UtcNow, null, null, null);
+        new(id, "s", "reload", "sql", Table, new TableName("app", "t"), state, marker, consistent, 1, null, null, null, null, DateTime.UtcNow, null, null, null);
 
     /// <summary>A transaction whose commit record starts at <paramref name="commit"/> and ends 0x30 later.</summary>
     private static TransactionInfo Txn(ulong commit) => new(commit + 0x30, commit, 1, DateTime.UtcNow);

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using PgEgress.Core.Output;
 
 namespace PgEgress.Tests.Output;
@@ -17,7 +18,7 @@ public class OutputLayoutTests
     [InlineData("x", "..", "x.%2E%2E")]
     public void Table_folders_are_one_safe_unambiguous_segment(string schema, string table, string folder)
     {
-        Assert.Equal(folder, OutputLayout.TableFolder(schema, table));
+        Assert.Equal(folder, OutputLayout.TableFolder(new TableName(schema, table)));
     }
 
     [Fact]
@@ -26,11 +27,4 @@ public class OutputLayoutTests
         Assert.Equal("streaming.csv.gz", OutputLayout.StreamingFile(1, 1));
         Assert.Equal("streaming-0002.csv.gz", OutputLayout.StreamingFile(2, 3));
     }
-
-    [Theory]
-    [InlineData("app.orders", "app", "orders")]
-    [InlineData("app.odd.name", "app", "odd.name")]
-    [InlineData("orders", "", "orders")]
-    public void A_registry_table_name_splits_at_its_first_dot(string qualified, string schema, string table) =>
-        Assert.Equal((schema, table), OutputLayout.SplitTableName(qualified));
 }

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using Npgsql;
 using PgEgress.Core.Output;
 using PgEgress.Core.Registry;
@@ -53,7 +54,7 @@ public sealed class DdlEvolutionTests(PostgresFixture pg) : IDisposable
         await Step($"ALTER PUBLICATION {options.Source.Publication} ADD TABLE app.late");
         await Step("UPDATE app.late SET v = v || ' (updated after)' WHERE id <= 50; INSERT INTO app.late VALUES (501, 'after')");
         var ops = await ReloadRig.WaitForOperationsAsync(db, options.Source.Slot, 1, TimeSpan.FromMinutes(2));
-        Assert.Equal(("app.late", "publication", OperationRecord.Completed), (ops[0].Table, ops[0].RequestedVia, ops[0].State));
+        Assert.Equal(("app.late", "publication", OperationRecord.Completed), (ops[0].Table.ToString(), ops[0].RequestedVia, ops[0].State));
         await Step("DELETE FROM app.late WHERE id = 7; INSERT INTO app.evolve (id, a, label) VALUES (104, 1, 'last')");
         await pipeline.FlushAsync();
 
@@ -88,7 +89,7 @@ public sealed class DdlEvolutionTests(PostgresFixture pg) : IDisposable
             "SELECT count(*) FROM cdc_registry.ddl_history WHERE table_name = 'app.evolve' AND command_tag = 'ALTER TABLE'"));
         foreach (var folder in folders)
         {
-            await using var schema = (await pipeline.Store.OpenReadAsync($"{OutputLayout.TableFolder("app", "evolve")}/{folder}/{OutputLayout.SchemaFile}", default))!;
+            await using var schema = (await pipeline.Store.OpenReadAsync($"{OutputLayout.TableFolder(new TableName("app", "evolve"))}/{folder}/{OutputLayout.SchemaFile}", default))!;
             using var reader = new StreamReader(schema);
             Assert.NotNull(SchemaDocument.Parse(await reader.ReadToEndAsync()).Columns);
         }
@@ -98,7 +99,7 @@ public sealed class DdlEvolutionTests(PostgresFixture pg) : IDisposable
         await Step($"ALTER PUBLICATION {options.Source.Publication} ADD TABLES IN SCHEMA app2");
         await Step("UPDATE app2.extra SET v = 'changed' WHERE id <= 5; DELETE FROM app2.extra WHERE id = 50");
         ops = await ReloadRig.WaitForOperationsAsync(db, options.Source.Slot, 2, TimeSpan.FromMinutes(2));
-        Assert.Contains(ops, o => o is { Table: "app2.extra", RequestedVia: "publication", State: OperationRecord.Completed });
+        Assert.Contains(ops, o => o.Table.ToString() == "app2.extra" && o is { RequestedVia: "publication", State: OperationRecord.Completed });
         await pipeline.FlushAsync();
         var extra = await verifier.RebuildAsync("app2", "extra");
         Assert.True(extra.Differences.Count == 0 && extra.ReloadFiles == 1, string.Join("\n", extra.Differences));

@@ -60,7 +60,7 @@ public sealed class InitialLoadTests(PostgresFixture pg, AzuriteFixture azurite,
         while (seen is null)
         {
             var report = await status.ReadAsync(default);
-            var big0 = report.Operations.SingleOrDefault(o => o.Table == "app.big");
+            var big0 = report.Operations.SingleOrDefault(o => o.Table.ToString() == "app.big");
             Assert.True(big0 is not null && big0.State != OperationRecord.Completed, "app.big finished before /api/status showed its progress");
             if (big0.Progress is { Rows: > 0 } p) seen = p;
             else await Task.Delay(50);
@@ -74,7 +74,7 @@ public sealed class InitialLoadTests(PostgresFixture pg, AzuriteFixture azurite,
         Assert.All(ops, o => Assert.Equal(OperationRecord.Completed, o.State));
         Assert.All(ops, o => Assert.Equal("initial_load", o.Kind));
         Assert.Single(ops.Select(o => o.ConsistentLsn).Distinct()); // one snapshot for every table
-        var big = ops.Single(o => o.Table == "app.big");
+        var big = ops.Single(o => o.Table.ToString() == "app.big");
         Assert.True(big.Rows >= 2_000_000 - 1000, $"app.big exported {big.Rows} rows");
         Assert.True(written > 0, "the writer committed nothing during the export");
 

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
@@ -300,7 +301,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         {
             var exported = await ExportAsync(new TableExporter(Options(), new FileSystemObjectStore(OutputFolder), NullLogger<TableExporter>.Instance),
                 db, workers, lsn, ["app.small", "app.medium", "app.large"]);
-            Assert.Equal(["large", "medium", "small"], exported.Select(t => t.Table.Name));
+            Assert.Equal(["large", "medium", "small"], exported.Select(t => t.Table.Name.Name));
             Assert.Equal([5000L, 500L, 1L], exported.Select(t => t.Rows));
         }
     }
@@ -326,7 +327,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         {
             var table = Assert.Single(await ExportAsync(new TableExporter(options, store, NullLogger<TableExporter>.Instance), db, workers, lsn, [qualified]));
             Assert.Equal(("My Schema", "Odd \"Name\", x"), (table.Schema.Namespace, table.Schema.Name));
-            Assert.StartsWith(OutputLayout.TableFolder("My Schema", "Odd \"Name\", x") + "/", table.Path);
+            Assert.StartsWith(OutputLayout.TableFolder(new TableName("My Schema", "Odd \"Name\", x")) + "/", table.Path);
             Assert.Equal(expected, await RowsAsync(db, await LoadAsync(db, store, table), columns));
         }
     }
@@ -405,7 +406,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         }
 
         // The table whose units were all done is handed over; the failed one has nothing in the store, and no spool is left.
-        Assert.Equal(["good"], exported.Select(t => t.Table.Name));
+        Assert.Equal(["good"], exported.Select(t => t.Table.Name.Name));
         var objects = await store.ListAsync("", default).ToListAsync();
         Assert.All(objects, path => Assert.StartsWith("app.good/", path));
         Assert.Equal(2, objects.Count);
@@ -445,6 +446,6 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         cmd.Parameters.Add(new() { Value = qualified });
         await using var r = await cmd.ExecuteReaderAsync();
         await r.ReadAsync();
-        return new ExportTable(operationId, r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2));
+        return new ExportTable(operationId, r.GetFieldValue<uint>(0), new TableName(r.GetString(1), r.GetString(2)));
     }
 }

@@ -68,8 +68,7 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
 
     public async Task<Rebuild> RebuildAsync(string schema, string table)
     {
-        var qualified = $"{schema}.{table}";
-        var id = Math.Abs(qualified.GetHashCode()).ToString(CultureInfo.InvariantCulture);
+        var id = Math.Abs($"{schema}\0{table}".GetHashCode()).ToString(CultureInfo.InvariantCulture);
         var rebuilt = $"verify.\"rebuilt_{id}\"";
         var positions = $"verify.\"pos_{id}\"";
         var keyIndex = $"\"rebuilt_{id}_key\"";
@@ -77,10 +76,12 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
 
         var registered = new List<FileEntry>();
         await using (var cmd = db.CreateCommand("""
-            SELECT id, path, file_type, start_lsn, end_lsn, rows, schema_version FROM cdc_registry.file_log WHERE table_name = $1 ORDER BY id
+            SELECT id, path, file_type, start_lsn, end_lsn, rows, schema_version FROM cdc_registry.file_log
+            WHERE table_name = quote_ident($1) || '.' || quote_ident($2) ORDER BY id
             """))
         {
-            cmd.Parameters.Add(new() { Value = qualified });
+            cmd.Parameters.Add(new() { Value = schema });
+            cmd.Parameters.Add(new() { Value = table });
             await using var r = await cmd.ExecuteReaderAsync();
             while (await r.ReadAsync())
                 registered.Add(new FileEntry(r.GetInt64(0), r.GetString(1), r.GetString(2),
@@ -298,7 +299,7 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
             differences.AddRange(outOfOrder.Select(o => "note: out of order: " + o));
             differences.AddRange(registryMismatches.Select(m => "note: registry: " + m));
         }
-        return new Rebuild(qualified, applied.Count, rows, differences, duplicates, ops, toast, reloads.Count, ddlFiles, versions.Count)
+        return new Rebuild($"{schema}.{table}", applied.Count, rows, differences, duplicates, ops, toast, reloads.Count, ddlFiles, versions.Count)
         {
             Reload = reload?.Path,
             IgnoredFiles = ignored,

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -209,7 +210,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
         // A schema.yml whose columns are not the file's header.
         await files.WriteAsync("u", null, "20260106T000000Z", "streaming.csv.gz", "streaming", 0x100, 0x100, 1,
             [new("id", "integer", Key: true), new("v", "text")], [Row(0x100, 1, 'I', null, "1", "a")]);
-        await files.Store.PutAsync($"{OutputLayout.TableFolder("app", "u")}/20260106T000000Z/{OutputLayout.SchemaFile}",
+        await files.Store.PutAsync($"{OutputLayout.TableFolder(new TableName("app", "u"))}/20260106T000000Z/{OutputLayout.SchemaFile}",
             new MemoryStream(System.Text.Encoding.UTF8.GetBytes(new SchemaDocument
             {
                 Table = "app.u", SchemaVersion = 1, MetadataColumns = [.. CsvPartWriter.MetadataColumns],
@@ -313,7 +314,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
         public async Task<string> WriteAsync(string table, long? registeredRows, string batch, string fileName, string fileType, ulong startLsn,
             ulong endLsn, int version, Col[] columns, params string[][] members)
         {
-            var folder = $"{OutputLayout.TableFolder(schema, table)}/{batch}";
+            var folder = $"{OutputLayout.TableFolder(new TableName(schema, table))}/{batch}";
             var header = string.Join(",", CsvPartWriter.MetadataColumns.Concat(columns.Select(c => c.Name)));
             using var content = new MemoryStream();
             for (var m = 0; m < members.Length; m++)
@@ -350,7 +351,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
 
         public async Task WriteDdlAsync(string batch, ulong startLsn, ulong endLsn, string sql)
         {
-            var path = $"{OutputLayout.TableFolder(schema, defaultTable)}/{batch}/{OutputLayout.DdlFile}";
+            var path = $"{OutputLayout.TableFolder(new TableName(schema, defaultTable))}/{batch}/{OutputLayout.DdlFile}";
             var bytes = System.Text.Encoding.UTF8.GetBytes(sql + "\n");
             await store.PutAsync(path, new MemoryStream(bytes), default);
             await RegisterAsync(defaultTable, batch, path, "ddl", startLsn, endLsn, 0, bytes, 0);
