@@ -21,14 +21,17 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
         var staged = await registry.GetStagedLsnAsync(Slot, ct);
         var cursor = await registry.GetCursorAsync(Slot, RegistryStore.FlushConsumer, ct);
         var pending = await registry.GetSegmentsAsync(Slot, cursor?.Lsn ?? 0, ct);
+        var failures = await registry.GetFlushFailuresAsync(Slot, ct);
+        var failed = failures.ToDictionary(f => f.Table, f => f.Error);
         var tables = (await registry.GetTableStatesAsync(ct)).Values
             .Select(t => new TableStatus(t.Table.ToString(), t.Mode, t.SchemaVersion, t.Files, t.Rows, t.Bytes, t.LastBatch,
-                t.LastEndLsn is { } l ? PgText.Lsn(l) : null))
+                t.LastEndLsn is { } l ? PgText.Lsn(l) : null, failed.GetValueOrDefault(t.Table)))
             .ToList();
         var ops = (await operations.GetRecentAsync(Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();
         var (slice, flush, error, errorAt) = progress.Snapshot();
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
-            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables, ops,
+            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables,
+            [.. failures.Select(f => new FlushFailureStatus(f.Table.ToString(), f.Error, PgText.Lsn(f.RetryFrom), f.FirstFailedAt, f.LastFailedAt, f.Attempts))], ops,
             await SinksAsync(staged, ct));
     }
 
@@ -66,7 +69,7 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
         return new SlotStatus(Slot, true, r.GetBoolean(0), Lsn(1), Lsn(2), r.IsDBNull(3) ? null : r.GetInt64(3));
     }
 
-    /// <summary>Ready when the source answers, the slot exists and the store is reachable.</summary>
+    /// <summary>Ready when the source answers, the slot exists, the flush writes every table and the store is reachable.</summary>
     public async Task<ReadinessReport> CheckReadyAsync(CancellationToken ct)
     {
         var checks = new List<ReadinessCheck>();
@@ -75,6 +78,9 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
             var slot = await ReadSlotAsync(ct);
             checks.Add(new ReadinessCheck("source", true, "reachable"));
             checks.Add(new ReadinessCheck("slot", slot.Exists, slot.Exists ? $"{slot.Name} at {slot.ConfirmedFlushLsn}" : $"slot {slot.Name} does not exist"));
+            var failures = await registry.GetFlushFailuresAsync(Slot, ct);
+            checks.Add(new ReadinessCheck("flush", failures.Count == 0, failures.Count == 0 ? "every table written"
+                : string.Join("; ", failures.Select(f => $"{f.Table} not written since {f.FirstFailedAt:u} ({f.Attempts} attempt(s)): {f.Error}"))));
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {

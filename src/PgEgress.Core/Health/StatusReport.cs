@@ -6,7 +6,12 @@ namespace PgEgress.Core.Health;
 
 public sealed record SlotStatus(string Name, bool Exists, bool Active, string? ConfirmedFlushLsn, string? RestartLsn, long? RetainedWalBytes);
 
-public sealed record TableStatus(string Table, string Mode, int SchemaVersion, long Files, long Rows, long Bytes, string? LastBatch, string? LastEndLsn);
+/// <param name="FlushError">Why the last flush could not write this table's files (null when it could); see <see cref="FlushFailureStatus"/>.</param>
+public sealed record TableStatus(string Table, string Mode, int SchemaVersion, long Files, long Rows, long Bytes, string? LastBatch, string? LastEndLsn,
+    string? FlushError);
+
+/// <summary>A table the flush cannot write: its changes after <paramref name="RetryFromLsn"/> stay staged and every flush retries it.</summary>
+public sealed record FlushFailureStatus(string Table, string Error, string RetryFromLsn, DateTime FirstFailedAt, DateTime LastFailedAt, int Attempts);
 
 public sealed record StatusReport(
     SlotStatus Slot,
@@ -21,6 +26,7 @@ public sealed record StatusReport(
     string? LastError,
     DateTime? LastErrorAt,
     IReadOnlyList<TableStatus> Tables,
+    IReadOnlyList<FlushFailureStatus> FlushFailures,
     IReadOnlyList<OperationStatus> Operations,
     IReadOnlyList<SinkStatus> Sinks);
 

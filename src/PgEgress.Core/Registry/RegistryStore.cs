@@ -241,6 +241,9 @@ public sealed class RegistryStore(NpgsqlDataSource source)
             });
         foreach (var (table, failure) in outcome.Failed)
             batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                WITH state AS (
+                    INSERT INTO cdc_registry.table_state (table_name, schema_version, schema_fingerprint) VALUES ($2, 0, '')
+                    ON CONFLICT (table_name) DO NOTHING)
                 INSERT INTO cdc_registry.flush_failures (slot, table_name, retry_from, error) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (slot, table_name) DO UPDATE SET retry_from = least(cdc_registry.flush_failures.retry_from, excluded.retry_from),
                     error = excluded.error, last_failed_at = now(), attempts = cdc_registry.flush_failures.attempts + 1
