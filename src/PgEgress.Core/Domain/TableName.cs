@@ -138,7 +138,7 @@ public readonly record struct TableName
         if (i == start || char.IsDigit(text[start]) || text[start] == '$')
         {
             problem = i == start
-                ? $"'{text}' is not a table name: a name is missing at position {start + 1}"
+                ? $"'{text}' is not a table name: a name is missing at position {start + 1} of schema.table"
                 : $"'{text}' is not a table name: an unquoted name cannot start with '{text[start]}'";
             return false;
         }
