@@ -6,22 +6,25 @@ namespace PgEgress.Core.Batching;
 
 /// <summary>
 /// What the flush may write of a table with a reload, per transaction. From the request marker on, the table's changes
-/// are held back while the export runs. Once the reload file is registered, the held changes that the snapshot already
-/// contains (commit before the consistent point) are dropped and the rest are written; a failed reload lets them all
-/// through. Either way the operation is released by the flush that writes them. Unflushed changes from before the
+/// are held back while the export runs. Once the reload file is registered and the staged log reaches its consistent
+/// point, the held changes that the snapshot already contains (commit before the consistent point) are dropped and the
+/// rest are written; a failed reload lets them all through. Either way the operation is released by the flush that writes them. Unflushed changes from before the
 /// marker that the reload contains are dropped as well.
 /// </summary>
 public sealed class ReloadHolds
 {
     private readonly Dictionary<uint, List<OperationRecord>> _byTable = [];
     private readonly List<OperationRecord> _finished;
+    private readonly HashSet<uint> _heldWhole = [];
 
     /// <param name="to">Where the flush's staged transactions end. A reload completes for the flush only once the
-    /// staged log reaches its consistent point: before that, some changes the snapshot has may not be staged yet, and
-    /// writing the table's changes after them would repeat them.</param>
+    /// staged log reaches its consistent point. Before that its file is registered, but some changes the snapshot has
+    /// may not be staged yet: the table is held whole (even its changes from before the marker), since any file of it
+    /// registered now would follow the reload file while repeating what it contains.</param>
     public ReloadHolds(IReadOnlyList<OperationRecord> operations, ulong to)
     {
-        var holds = operations.Select(o => o.State == OperationRecord.Completed && o.ConsistentLsn > to ? o with { State = OperationRecord.Exporting } : o).ToList();
+        foreach (var op in operations.Where(o => o.State == OperationRecord.Completed && o.ConsistentLsn > to)) _heldWhole.Add(op.TableOid);
+        var holds = operations.Where(o => !_heldWhole.Contains(o.TableOid)).ToList();
         foreach (var op in holds.OrderBy(o => o.MarkerLsn))
             (_byTable.TryGetValue(op.TableOid, out var list) ? list : _byTable[op.TableOid] = []).Add(op);
         // A hold's marker transaction is re-read even when the flush cursor is past it: its changes were never written.
@@ -43,6 +46,7 @@ public sealed class ReloadHolds
     /// <summary>Whether a row of <paramref name="relationId"/> in <paramref name="txn"/> goes into this flush's files.</summary>
     public bool Writes(uint relationId, TransactionInfo txn, ulong flushCursor)
     {
+        if (_heldWhole.Contains(relationId)) return false;
         if (!_byTable.TryGetValue(relationId, out var ops)) return txn.EndLsn > flushCursor;
         // A registered reload contains every change committed before its consistent point, including unflushed ones from
         // before its marker: written too, they would share a file with the changes after the reload, which a loader

@@ -270,6 +270,52 @@ public static class RegistryMigrations
             $fn$;
             """),
         (3, "table_names", TableNameMigration.Sql),
+        (4, "self_contained_reload_marker", """
+            -- The reload marker carries the whole request (operation, table identity, how and when it was asked): logical
+            -- decoding can hand the consumer the marker before the request's commit is visible to other sessions (a
+            -- synchronous standby holds visibility for its round trip), and the consumer then records the operation from
+            -- the marker itself. Otherwise as in version 3.
+            CREATE OR REPLACE FUNCTION cdc_registry.request_reload_for(p_slot text, p_table regclass, p_via text)
+            RETURNS TABLE (operation_id bigint, created boolean)
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                pub text;
+                qualified text;
+                existing bigint;
+                op bigint;
+            BEGIN
+                SELECT publication INTO pub FROM cdc_registry.pipelines WHERE slot = p_slot;
+                IF pub IS NULL THEN
+                    RAISE EXCEPTION 'no PgEgress pipeline uses slot %', p_slot USING ERRCODE = 'P0002';
+                END IF;
+                SELECT cdc_registry.table_name(n.nspname, c.relname) INTO qualified
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_publication_tables pt ON pt.schemaname = n.nspname AND pt.tablename = c.relname AND pt.pubname = pub
+                WHERE c.oid = p_table;
+                IF qualified IS NULL THEN
+                    RAISE EXCEPTION 'table % is not in publication %', p_table, pub USING ERRCODE = '55000';
+                END IF;
+                PERFORM pg_advisory_xact_lock(hashtext('pgegress.reload.' || p_slot || '.' || p_table::oid::text));
+                SELECT o.id INTO existing FROM cdc_registry.operations o
+                WHERE o.slot = p_slot AND o.table_oid = p_table AND o.state IN ('requested', 'exporting');
+                IF existing IS NOT NULL THEN
+                    RETURN QUERY SELECT existing, false;
+                    RETURN;
+                END IF;
+                INSERT INTO cdc_registry.operations (slot, kind, requested_via, table_oid, table_name)
+                VALUES (p_slot, 'reload', p_via, p_table, qualified) RETURNING id INTO op;
+                INSERT INTO cdc_registry.table_state (table_name, mode, schema_version, schema_fingerprint)
+                VALUES (qualified, 'pending_reload', 0, '')
+                ON CONFLICT (table_name) DO UPDATE SET mode = 'pending_reload', updated_at = now();
+                PERFORM pg_logical_emit_message(true, 'pgegress',
+                    json_build_object('type', 'reload', 'slot', p_slot, 'operation', op, 'table', qualified,
+                        'schema', (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),
+                        'name', (SELECT c.relname FROM pg_class c WHERE c.oid = p_table),
+                        'oid', p_table::oid, 'via', p_via, 'requested_at', now())::text);
+                RETURN QUERY SELECT op, true;
+            END
+            $fn$;
+            """),
         (7, "flush_failures", """
             CREATE TABLE cdc_registry.flush_failures (
                 slot            text        NOT NULL,

@@ -31,9 +31,10 @@ public sealed class RegistryStore(NpgsqlDataSource source)
 
     /// <summary>
     /// Registers a staged segment and, in the same transaction, the stream position of every reload marker it holds:
-    /// from then on the flush holds those tables' changes back, and nothing can see the one without the other.
+    /// from then on the flush holds those tables' changes back, and nothing can see the one without the other. A
+    /// replayed segment registers its markers again harmlessly (a position once recorded stays).
     /// </summary>
-    public async Task RegisterSegmentAsync(SegmentRecord s, IReadOnlyList<(long Operation, ulong MarkerLsn)> markers, CancellationToken ct)
+    public async Task RegisterSegmentAsync(SegmentRecord s, IReadOnlyList<StagedReloadMarker> markers, CancellationToken ct)
     {
         await using var conn = await source.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -55,11 +56,29 @@ public sealed class RegistryStore(NpgsqlDataSource source)
                 },
             },
         };
-        foreach (var (operation, marker) in markers)
-            batch.BatchCommands.Add(new("UPDATE cdc_registry.operations SET marker_lsn = $2 WHERE id = $1 AND slot = $3 AND marker_lsn IS NULL")
-            {
-                Parameters = { new() { Value = operation }, Lsn(marker), new() { Value = s.Slot } },
-            });
+        foreach (var marker in markers)
+            batch.BatchCommands.Add(marker.Request is { } request
+                // The marker can be decoded before its request's commit is visible here (a synchronous standby delays
+                // visibility, not decoding): an UPDATE would match nothing and lose the request. The insert's conflict on
+                // the request's own row waits for that commit to end, then records the position on the row.
+                ? new("""
+                    INSERT INTO cdc_registry.operations AS o (id, slot, kind, requested_via, table_oid, table_name, requested_at, marker_lsn)
+                    VALUES ($1, $2, 'reload', $3, $4, $5, $6, $7)
+                    ON CONFLICT (id) DO UPDATE SET marker_lsn = excluded.marker_lsn WHERE o.slot = excluded.slot AND o.marker_lsn IS NULL
+                    """)
+                {
+                    Parameters =
+                    {
+                        new() { Value = marker.Operation }, new() { Value = s.Slot }, new() { Value = request.Via },
+                        new() { Value = request.TableOid, NpgsqlDbType = NpgsqlDbType.Oid }, new() { Value = request.Table.ToString() },
+                        new() { Value = request.RequestedAt.ToUniversalTime() }, Lsn(marker.MarkerLsn),
+                    },
+                }
+                // A marker from before registry version 4 names only the operation.
+                : new("UPDATE cdc_registry.operations SET marker_lsn = $2 WHERE id = $1 AND slot = $3 AND marker_lsn IS NULL")
+                {
+                    Parameters = { new() { Value = marker.Operation }, Lsn(marker.MarkerLsn), new() { Value = s.Slot } },
+                });
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
     }

@@ -17,9 +17,11 @@ internal static class ExportPlanner
     /// Adds the tables to <paramref name="plans"/> (as they are planned, so that a failure still leaves every spool folder
     /// made known), each with its spool folder created empty and its header member written, then orders them largest first.
     /// </summary>
-    public static async Task PlanAsync(NpgsqlConnection conn, IReadOnlyList<ExportTable> tables, ReloadOptions options,
+    /// <returns>The tables left out because they were rewritten after the snapshot (their export would be empty).</returns>
+    public static async Task<IReadOnlyList<ExportTable>> PlanAsync(NpgsqlConnection conn, IReadOnlyList<ExportTable> tables, ReloadOptions options,
         string spoolRoot, ulong consistentLsn, DateTime snapshotTime, List<TableExport> plans, CancellationToken ct)
     {
+        List<ExportTable> rewritten = [];
         foreach (var table in tables)
         {
             await using var cmd = new NpgsqlCommand("""
@@ -51,6 +53,11 @@ internal static class ExportPlanner
                     await using var take = new NpgsqlCommand(statement, conn);
                     await take.ExecuteNonQueryAsync(ct);
                 }
+            }
+            if (await RewrittenSinceSnapshotAsync(conn, table.Oid, ct))
+            {
+                rewritten.Add(table);
+                continue;
             }
             var schema = await RelationCatalog.DescribeTableAsync(conn, table.Oid, ct);
             var folder = Path.Combine(spoolRoot, table.OperationId.ToString(), table.Oid.ToString());
@@ -95,6 +102,23 @@ internal static class ExportPlanner
         var largestFirst = plans.OrderByDescending(p => p.SizeBytes).ToList();
         plans.Clear();
         plans.AddRange(largestFirst);
+        return rewritten;
+    }
+
+    /// <summary>
+    /// Whether the table (or a partition of it) has other storage than the snapshot knows: the snapshot's pg_class row
+    /// against the current one (pg_relation_filenode reads the catalog as of now, and the lock just taken has brought in
+    /// every committed change to it). A rewrite gives the table new storage whose rows all carry the rewriting
+    /// transaction's xid, which the snapshot does not see. After the lock no rewrite can start until the export ends.
+    /// </summary>
+    private static async Task<bool> RewrittenSinceSnapshotAsync(NpgsqlConnection conn, uint oid, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT EXISTS (SELECT 1 FROM pg_class c
+                WHERE c.oid IN (SELECT $1 UNION SELECT relid FROM pg_partition_tree($1) WHERE isleaf)
+                AND c.relfilenode <> 0 AND c.relfilenode IS DISTINCT FROM pg_relation_filenode(c.oid))
+            """, conn) { Parameters = { new() { Value = oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid } } };
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     private static ExportUnit Unit(TableExport plan, string select, long index) =>

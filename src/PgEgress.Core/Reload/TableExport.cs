@@ -19,6 +19,9 @@ internal sealed class TableExport(ExportTable table, RelationSchema schema, long
     /// <summary>On-disk size (pg_relation_size) when planned: the largest tables go first.</summary>
     public long SizeBytes => sizeBytes;
 
+    /// <summary>pg_class.reltuples when planned; 0 when the table was never analysed.</summary>
+    public long EstimatedRows => estimatedRows;
+
     public string SpoolFolder => spoolFolder;
     public string HeaderPath => Path.Combine(spoolFolder, "header.csv.gz");
     public List<ExportUnit> Units { get; } = [];

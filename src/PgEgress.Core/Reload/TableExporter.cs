@@ -25,12 +25,16 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, I
     private const int CopyBuffer = 1 << 16;
     private const long ReportEveryBytes = 8L << 20;
 
+    // Below this the estimate is too rough (and a little churn too large a share) to judge an export by.
+    private const long MeaningfulEstimate = 1000;
+
     /// <summary>
     /// Exports <paramref name="tables"/> as of the snapshot of <paramref name="workers"/>. For each table, as soon as its
     /// file and schema.yml are uploaded, <paramref name="onTableExported"/> runs (to register it; tables are handed over
     /// one at a time, never concurrently), then its spool is deleted. When a unit fails or <paramref name="ct"/> is
     /// cancelled, the other units stop, nothing more is uploaded for the tables not finished (tables already handed over
-    /// stay so), the spool is deleted and the error is thrown.
+    /// stay so), the spool is deleted and the error is thrown. A table rewritten after the snapshot is not exported: once
+    /// the others are, <see cref="TableRewrittenException"/> names it.
     /// </summary>
     /// <param name="consistentLsn">The slot's consistent point: every row's _lsn and the schema.yml's LSN range.</param>
     /// <param name="progress">Reported from the workers' threads as units advance.</param>
@@ -46,9 +50,10 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, I
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         ExceptionDispatchInfo? failure = null;
         var handedOver = 0;
+        IReadOnlyList<ExportTable> rewritten = [];
         try
         {
-            await ExportPlanner.PlanAsync(workers.Connections[0], tables, options.Reload, spoolRoot, consistentLsn, workers.SnapshotTime, plans, ct);
+            rewritten = await ExportPlanner.PlanAsync(workers.Connections[0], tables, options.Reload, spoolRoot, consistentLsn, workers.SnapshotTime, plans, ct);
             foreach (var plan in plans)
                 logger.LogInformation("Reload of {Table} (operation {Operation}): {Size} bytes on disk, {Units} unit(s)",
                     plan.Schema.QualifiedName, plan.Table.OperationId, plan.SizeBytes, plan.Units.Count);
@@ -110,6 +115,8 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, I
         }
         failure?.Throw();
         if (handedOver < plans.Count) ct.ThrowIfCancellationRequested();
+        // Only now: the snapshot's other tables are exported and handed over first.
+        if (rewritten.Count > 0) throw new TableRewrittenException(rewritten);
     }
 
     /// <summary>Runs one COPY into its spool file, counting rows and bytes as they stream.</summary>
@@ -183,6 +190,10 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, I
             await DeleteQuietlyAsync(schemaPath);
             throw;
         }
+        // Far fewer rows than the planner's estimate is how an export that missed rows shows, whatever the cause.
+        if (table.EstimatedRows >= MeaningfulEstimate && exported.Rows < table.EstimatedRows / 2)
+            logger.LogWarning("Reload of {Table} (operation {Operation}) exported {Rows} row(s), far below the table's estimate of {Estimate}",
+                schema.QualifiedName, table.Table.OperationId, exported.Rows, table.EstimatedRows);
         // From here on the file is the caller's: whatever the callback does, it is not deleted.
         await onTableExported(exported);
         logger.LogDebug("Reload of {Table} (operation {Operation}) exported: {Rows} rows, {Ranges} range(s), {Bytes} bytes at {Path}",

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Npgsql;
+using PgEgress.Core.Registry;
 
 namespace PgEgress.Core.Replication;
 
@@ -42,8 +43,17 @@ public static class PgEgressMessages
 
 /// <summary>
 /// A marker's content. Reload markers (written by cdc_registry.request_reload_for) name the pipeline's slot and the
-/// operation; DDL markers (written by the event triggers) the slot, the table and the statement.
+/// operation, and since registry version 4 carry the whole request (<paramref name="Schema"/>, <paramref name="Name"/>,
+/// <paramref name="Oid"/>, <paramref name="Via"/>, <paramref name="RequestedAt"/>), as the operation row may not be
+/// visible yet when the marker is decoded; DDL markers (written by the event triggers) the slot, the table and the statement.
 /// <paramref name="Table"/> is the registry's name of the table (<see cref="Domain.TableName"/>'s quoted form).
 /// </summary>
 public sealed record PgEgressMarker(string? Type, string? Slot = null, long? Operation = null, string? Table = null,
-    string? CommandTag = null, string? Statement = null);
+    string? CommandTag = null, string? Statement = null, string? Schema = null, string? Name = null, uint? Oid = null,
+    string? Via = null, DateTimeOffset? RequestedAt = null)
+{
+    /// <summary>A reload marker as staged in a transaction ending at <paramref name="endLsn"/>.</summary>
+    public StagedReloadMarker StagedAt(ulong endLsn) => new(Operation ?? throw new InvalidOperationException("not a reload marker"), endLsn,
+        Oid is { } oid && Schema is { Length: > 0 } schema && Name is { Length: > 0 } name && Via is not null && RequestedAt is { } at
+            ? new ReloadMarkerRequest(oid, new Domain.TableName(schema, name), Via, at) : null);
+}

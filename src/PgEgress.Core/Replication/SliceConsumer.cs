@@ -64,8 +64,8 @@ public sealed class SliceConsumer(
         var abandoned = false;
         (uint Xid, DateTime CommitTime) begin = default;
         // Reload markers of the open transaction, and those of the slice's committed ones with their transaction's end LSN.
-        var txnMarkers = new List<long>();
-        var markers = new List<(long Operation, ulong MarkerLsn)>();
+        var txnMarkers = new List<PgEgressMarker>();
+        var markers = new List<StagedReloadMarker>();
 
         try
         {
@@ -168,7 +168,7 @@ public sealed class SliceConsumer(
                         {
                             segment.WriteMessage(m.Prefix, content);
                             stagedChanges++;
-                            if (marker is { Type: PgEgressMessages.Reload, Operation: { } op }) txnMarkers.Add(op);
+                            if (marker is { Type: PgEgressMessages.Reload, Operation: not null }) txnMarkers.Add(marker);
                         }
                         break;
                     case CommitMessage c:
@@ -176,7 +176,7 @@ public sealed class SliceConsumer(
                         if (!skipTransaction && stagedChanges > 0)
                         {
                             segment.CommitTransaction(new TransactionInfo(end, (ulong)c.CommitLsn, begin.Xid, begin.CommitTime));
-                            markers.AddRange(txnMarkers.Select(op => (op, end)));
+                            markers.AddRange(txnMarkers.Select(m => m.StagedAt(end)));
                         }
                         else segment.AbandonTransaction();
                         txnMarkers.Clear();
@@ -212,7 +212,7 @@ public sealed class SliceConsumer(
     }
 
     private async Task<SliceResult> FinishAsync(SegmentWriter segment, string spool, ulong startLsn, ulong seenAcknowledgeable,
-        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction, List<(long Operation, ulong MarkerLsn)> markers)
+        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction, List<StagedReloadMarker> markers)
     {
         // The final writes must not be torn by shutdown: they are short, and abandoning them only costs a replay.
         var ct = CancellationToken.None;

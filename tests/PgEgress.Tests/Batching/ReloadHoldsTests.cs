@@ -45,6 +45,18 @@ public sealed class ReloadHoldsTests
     }
 
     [Fact]
+    public void A_completed_reload_not_yet_reached_by_the_staged_log_holds_the_whole_table()
+    {
+        // The reload file is registered: anything of the table written now would be registered after it.
+        var holds = new ReloadHolds([Op(OperationRecord.Completed, marker: 0x1000, consistent: 0x2000)], to: 0x1F00);
+        Assert.False(holds.Writes(Table, Txn(0x0800), flushCursor: 0));      // before the marker, unflushed
+        Assert.False(holds.Writes(Table, Txn(0x1800), flushCursor: 0x0900)); // after the marker
+        Assert.True(holds.Writes(Other, Txn(0x0800), flushCursor: 0));
+        Assert.Empty(holds.Releasable);
+        Assert.Equal(ulong.MaxValue, holds.ReadFrom);
+    }
+
+    [Fact]
     public void A_failed_reload_lets_every_held_change_through()
     {
         var holds = new ReloadHolds([Op(OperationRecord.Failed, marker: 0x1000, consistent: 0x2000)], to: 0x1500);

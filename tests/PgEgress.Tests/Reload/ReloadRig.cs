@@ -34,6 +34,17 @@ internal static class ReloadRig
         }
     }
 
+    /// <summary>Polls until <paramref name="sql"/> (a boolean query) is true; fails after the timeout, naming <paramref name="what"/>.</summary>
+    public static async Task WaitUntilAsync(NpgsqlDataSource db, string what, string sql, TimeSpan timeout, params object[] args)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await ScalarAsync<bool>(db, sql, args))
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"not true after {timeout.TotalSeconds:0} s: {what}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>
     /// Runs Churn transactions (every Workload table) and, with <paramref name="big"/>, changes to app.big, until
     /// stopped; returns how many transactions it committed. Runs on its own connection from the pool.

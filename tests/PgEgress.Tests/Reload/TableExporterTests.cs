@@ -236,6 +236,32 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
     }
 
     [Fact]
+    public async Task An_export_far_below_the_table_estimate_is_logged_as_a_warning()
+    {
+        // reltuples says 3000 for both; app.shrunk then lost most of its rows (no autovacuum to re-estimate it).
+        var (cs, db) = await NewDatabaseAsync("reload_estimate", """
+            CREATE SCHEMA app;
+            CREATE TABLE app.shrunk (id int PRIMARY KEY) WITH (autovacuum_enabled = false);
+            CREATE TABLE app.steady (id int PRIMARY KEY) WITH (autovacuum_enabled = false);
+            INSERT INTO app.shrunk SELECT generate_series(1, 3000);
+            INSERT INTO app.steady SELECT generate_series(1, 3000);
+            ANALYZE app.shrunk, app.steady;
+            DELETE FROM app.shrunk WHERE id > 100;
+            DELETE FROM app.steady WHERE id > 2900;
+            """);
+        await using var _ = db;
+        var logger = new RecordingLogger<TableExporter>();
+        var (workers, lsn) = await SnapshotAsync(cs, db, 1);
+        await using (workers)
+            await ExportAsync(new TableExporter(Options(), new FileSystemObjectStore(OutputFolder), logger), db, workers, lsn, ["app.shrunk", "app.steady"]);
+
+        var warning = Assert.Single(logger.Warnings);
+        Assert.Contains("app.shrunk", warning);
+        Assert.Contains("100 row(s)", warning);
+        Assert.Contains("3000", warning);
+    }
+
+    [Fact]
     public async Task A_table_split_into_many_ctid_ranges_exports_every_row_once_as_one_gzip_stream()
     {
         var (cs, db) = await NewDatabaseAsync("reload_ranges", """
