@@ -10,17 +10,31 @@ public sealed class DuckDbCsv : IDisposable
 {
     private readonly DuckDBConnection _db = new("DataSource=:memory:");
 
-    public DuckDbCsv() => _db.Open();
+    /// <summary>The longest row read (DuckDB's default is 2 MB; its read buffer is a multiple of this).</summary>
+    private const int MaxLineBytes = 8 << 20;
+
+    public DuckDbCsv()
+    {
+        _db.Open();
+        // Cheap beside the tests' PostgreSQL and pipeline on a small shared machine.
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SET threads = 2; SET memory_limit = '1GB'";
+        cmd.ExecuteNonQuery();
+    }
 
     /// <summary>
-    /// The read_csv call for a file with these columns (the header's names, in order), every value as text:
-    /// NULL is an empty unquoted field and <c>""</c> the empty string (allow_quoted_nulls=false keeps them apart),
-    /// quotes double, and quoted fields may hold CR and LF. No sniffing: the dialect is fixed, not guessed.
+    /// The read_csv call for a file, every value as text: NULL is an empty unquoted field and <c>""</c> the empty string
+    /// (allow_quoted_nulls=false keeps them apart), quotes double, and quoted fields may hold CR and LF. The dialect is
+    /// fixed, not sniffed. With <paramref name="columns"/> (the header's names, in order) nothing is detected at all;
+    /// without, DuckDB takes the names from the header.
     /// </summary>
-    public static string ReadCsv(string path, IReadOnlyList<string> columns) =>
-        $"read_csv({Literal(path)}, auto_detect = false, header = true, delim = ',', quote = '\"', escape = '\"', " +
-        "nullstr = '', allow_quoted_nulls = false, new_line = '\\n', strict_mode = true, compression = 'gzip', " +
-        $"max_line_size = {1 << 30}, columns = {{{string.Join(", ", columns.Select(c => $"{Literal(c)}: 'VARCHAR'"))}}})";
+    public static string ReadCsv(string path, IReadOnlyList<string>? columns)
+    {
+        var types = columns is null ? "all_varchar = true"
+            : $"auto_detect = false, columns = {{{string.Join(", ", columns.Select(c => $"{Literal(c)}: 'VARCHAR'"))}}}";
+        return $"read_csv({Literal(path)}, header = true, delim = ',', quote = '\"', escape = '\"', nullstr = '', " +
+               $"allow_quoted_nulls = false, new_line = '\\n', strict_mode = true, compression = 'gzip', max_line_size = {MaxLineBytes}, {types})";
+    }
 
     public long Count(string path, IReadOnlyList<string> columns) => Scalar($"SELECT count(*) FROM {ReadCsv(path, columns)}");
 
@@ -33,7 +47,7 @@ public sealed class DuckDbCsv : IDisposable
     }
 
     /// <summary>Every row, in file order, each value as text or null.</summary>
-    public List<string?[]> Rows(string path, IReadOnlyList<string> columns)
+    public List<string?[]> Rows(string path, IReadOnlyList<string>? columns)
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = $"SELECT * FROM {ReadCsv(path, columns)}";

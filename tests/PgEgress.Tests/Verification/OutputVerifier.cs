@@ -20,7 +20,12 @@ namespace PgEgress.Tests.Verification;
 /// whose columns differ, a dropped column is dropped, a column in the same place with another name and the same type
 /// is renamed, a column with another type is altered (<c>USING col::type</c>), a new column is added;</item>
 /// <item>reload rows go in with one INSERT … SELECT; a streaming file with only inserts and truncates applies set-wise,
-/// any other row by row in (_lsn, _seq) order, U and D matching on the schema.yml key columns.</item>
+/// any other row by row in (_lsn, _seq) order, U and D matching on the schema.yml key columns; an I naming columns in
+/// _unchanged_toast (the new half of a key change) takes them from the row the D just before it removed;</item>
+/// <item>schema.yml is read as plain YAML under the documented key names, and the metadata columns are the contract's,
+/// spelled out here: nothing is taken from the product's own parser or constants;</item>
+/// <item>DuckDB reads every registered data file too: its row count must be file_log's, and in files of up to
+/// 20,000 rows every value must equal PostgreSQL's reading of the same file. Any disagreement is a difference.</item>
 /// </list>
 /// At the end the rebuilt table must have the live table's columns and types, and the same rows (compared column by
 /// column by name, as text).
