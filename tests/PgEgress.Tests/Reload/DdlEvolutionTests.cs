@@ -1,6 +1,4 @@
-using PgEgress.Core.Domain;
 using Npgsql;
-using PgEgress.Core.Output;
 using PgEgress.Core.Registry;
 using PgEgress.Tests.Fixtures;
 using PgEgress.Tests.Pipeline;
@@ -89,9 +87,10 @@ public sealed class DdlEvolutionTests(PostgresFixture pg) : IDisposable
             "SELECT count(*) FROM cdc_registry.ddl_history WHERE table_name = 'app.evolve' AND command_tag = 'ALTER TABLE'"));
         foreach (var folder in folders)
         {
-            await using var schema = (await pipeline.Store.OpenReadAsync($"{OutputLayout.TableFolder(new TableName("app", "evolve"))}/{folder}/{OutputLayout.SchemaFile}", default))!;
+            var path = $"app.evolve/{folder}/schema.yml";
+            await using var schema = (await pipeline.Store.OpenReadAsync(path, default))!;
             using var reader = new StreamReader(schema);
-            Assert.NotNull(SchemaDocument.Parse(await reader.ReadToEndAsync()).Columns);
+            Assert.NotEmpty(Verification.SchemaYaml.Parse(await reader.ReadToEndAsync(), path).Columns);
         }
 
         // A whole schema joins the publication: each of its tables comes with its rows through a reload.

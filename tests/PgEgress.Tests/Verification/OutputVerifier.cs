@@ -3,7 +3,6 @@ using System.IO.Compression;
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
-using PgEgress.Core.Output;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Storage;
 
@@ -21,7 +20,12 @@ namespace PgEgress.Tests.Verification;
 /// whose columns differ, a dropped column is dropped, a column in the same place with another name and the same type
 /// is renamed, a column with another type is altered (<c>USING col::type</c>), a new column is added;</item>
 /// <item>reload rows go in with one INSERT … SELECT; a streaming file with only inserts and truncates applies set-wise,
-/// any other row by row in (_lsn, _seq) order, U and D matching on the schema.yml key columns.</item>
+/// any other row by row in (_lsn, _seq) order, U and D matching on the schema.yml key columns; an I naming columns in
+/// _unchanged_toast (the new half of a key change) takes them from the row the D just before it removed;</item>
+/// <item>schema.yml is read as plain YAML under the documented key names, and the metadata columns are the contract's,
+/// spelled out here: nothing is taken from the product's own parser or constants;</item>
+/// <item>DuckDB reads every registered data file too: its row count must be file_log's, and in files of up to
+/// 20,000 rows every value must equal PostgreSQL's reading of the same file. Any disagreement is a difference.</item>
 /// </list>
 /// At the end the rebuilt table must have the live table's columns and types, and the same rows (compared column by
 /// column by name, as text).
@@ -29,6 +33,12 @@ namespace PgEgress.Tests.Verification;
 public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
 {
     private const int Timeout = 900;
+
+    /// <summary>The output contract's metadata columns, spelled out here rather than taken from the product.</summary>
+    private static readonly string[] MetadataColumns = ["_lsn", "_seq", "_op", "_commit_ts", "_xid", "_unchanged_toast"];
+
+    /// <summary>Files up to this many rows have every value DuckDB reads compared with PostgreSQL's; larger ones their count only.</summary>
+    private const long DuckDbValueRows = 20_000;
 
     /// <param name="Files">Files applied: the newest reload, if any, plus the streaming files after it.</param>
     /// <param name="Rows">Rows in the applied files.</param>
@@ -69,6 +79,14 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
     public async Task<Rebuild> RebuildAsync(string schema, string table)
     {
         var id = Math.Abs($"{schema}\0{table}".GetHashCode()).ToString(CultureInfo.InvariantCulture);
+        // The contract names a table as PostgreSQL's quote_ident prints each part; PostgreSQL says what that is.
+        string qualified;
+        await using (var quote = db.CreateCommand("SELECT quote_ident($1) || '.' || quote_ident($2)"))
+        {
+            quote.Parameters.Add(new() { Value = schema });
+            quote.Parameters.Add(new() { Value = table });
+            qualified = (string)(await quote.ExecuteScalarAsync())!;
+        }
         var rebuilt = $"verify.\"rebuilt_{id}\"";
         var positions = $"verify.\"pos_{id}\"";
         var keyIndex = $"\"rebuilt_{id}_key\"";
@@ -77,11 +95,10 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
         var registered = new List<FileEntry>();
         await using (var cmd = db.CreateCommand("""
             SELECT id, path, file_type, start_lsn, end_lsn, rows, schema_version FROM cdc_registry.file_log
-            WHERE table_name = quote_ident($1) || '.' || quote_ident($2) ORDER BY id
+            WHERE table_name = $1 ORDER BY id
             """))
         {
-            cmd.Parameters.Add(new() { Value = schema });
-            cmd.Parameters.Add(new() { Value = table });
+            cmd.Parameters.Add(new() { Value = qualified });
             await using var r = await cmd.ExecuteReaderAsync();
             while (await r.ReadAsync())
                 registered.Add(new FileEntry(r.GetInt64(0), r.GetString(1), r.GetString(2),
@@ -96,6 +113,15 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
         var applied = streaming.Where(f => reload is null || f.EndLsn > reload.EndLsn).ToList();
         var ignored = streaming.Count - applied.Count;
         if (reload is not null) applied.Insert(0, reload);
+
+        var contract = new List<string>();  // what breaks the output contract: reported as differences
+        // Every registered data file is also read by DuckDB: the files before the newest reload for their row count only.
+        using var duck = new DuckDbCheck(store);
+        foreach (var skipped in registered.Where(f => f.Type is "streaming" or "full_reload" && !applied.Contains(f)))
+        {
+            var doc = await SchemaAsync(skipped.Path[..skipped.Path.LastIndexOf('/')]);
+            contract.AddRange(await duck.CheckAsync(skipped.Path, skipped.Rows, [.. MetadataColumns, .. doc.Columns.Select(c => c.Name)], null));
+        }
 
         await using var conn = await db.OpenConnectionAsync();
         var headerOption = conn.PostgreSqlVersion.Major >= 15 ? "HEADER MATCH" : "HEADER";
@@ -120,16 +146,20 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
             var file = applied[n];
             var isReload = file.Type == "full_reload";
             var folder = file.Path[..file.Path.LastIndexOf('/')];
-            var doc = SchemaDocument.Parse(await ReadTextAsync($"{folder}/{OutputLayout.SchemaFile}"));
+            var doc = await SchemaAsync(folder);
             versions.Add(doc.SchemaVersion);
             if (doc.SchemaVersion != file.SchemaVersion)
                 registryMismatches.Add($"{file.Path}: file_log says schema_version {file.SchemaVersion}, schema.yml says {doc.SchemaVersion}");
+            if (doc.Table != qualified) contract.Add($"{folder}/schema.yml: table is '{doc.Table}', expected '{qualified}'");
+            if (!doc.MetadataColumns.SequenceEqual(MetadataColumns))
+                contract.Add($"{folder}/schema.yml: metadata_columns [{string.Join(", ", doc.MetadataColumns)}], the contract's are [{string.Join(", ", MetadataColumns)}]");
             var columns = doc.Columns.Select(c => new Column(c.Name, c.Type, c.Key, c.Nullable)).ToList();
-            var metadata = doc.MetadataColumns.Count > 0 ? doc.MetadataColumns : [.. CsvPartWriter.MetadataColumns];
+            var metadata = MetadataColumns;
 
-            // Load the file as it is, into a scratch table shaped from its own schema.yml.
+            // Load the file as it is, into a scratch table shaped from its own schema.yml; _line keeps the file's row order.
             var load = $"verify.\"load_{id}_{n}\"";
-            var definitions = metadata.Select(m => $"{Sql.Ident(m)} {MetadataType(m)}").Concat(columns.Select(c => $"{Sql.Ident(c.Name)} {c.Type}"));
+            var definitions = metadata.Select(m => $"{Sql.Ident(m)} {MetadataType(m)}").Concat(columns.Select(c => $"{Sql.Ident(c.Name)} {c.Type}"))
+                .Append("_line bigint GENERATED ALWAYS AS IDENTITY");
             await Exec(conn, $"DROP TABLE IF EXISTS {load}; CREATE UNLOGGED TABLE {load} ({string.Join(", ", definitions)});");
             var list = string.Join(", ", metadata.Concat(columns.Select(c => c.Name)).Select(Sql.Ident));
             try
@@ -159,7 +189,10 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
             var fileRows = fileOps.Values.Sum();
             rows += fileRows;
             if (fileRows != file.Rows) registryMismatches.Add($"{file.Path}: file_log says {file.Rows} row(s), the file has {fileRows}");
+            contract.AddRange(await duck.CheckAsync(file.Path, file.Rows, [.. metadata, .. columns.Select(c => c.Name)],
+                file.Rows <= DuckDbValueRows ? await LoadedTextAsync(conn, load, columns) : null));
             ulong? minLsn = null, maxLsn = null;
+            long fileToast;
             await using (var stats = new NpgsqlCommand($"""
                 SELECT min(_lsn), max(_lsn), count(*) FILTER (WHERE cardinality(_unchanged_toast) > 0),
                        count(*) FILTER (WHERE $1::pg_lsn IS NOT NULL AND _lsn <= $1::pg_lsn), count(*) FILTER (WHERE _lsn = $1::pg_lsn)
@@ -170,7 +203,8 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
                 await using var r = await stats.ExecuteReaderAsync();
                 await r.ReadAsync();
                 if (!r.IsDBNull(0)) (minLsn, maxLsn) = ((ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(0), (ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(1));
-                toast += r.GetInt64(2);
+                fileToast = r.GetInt64(2);
+                toast += fileToast;
                 if (!isReload) (stale, staleAtReload) = (stale + r.GetInt64(3), staleAtReload + r.GetInt64(4));
             }
             if (minLsn is not null && (minLsn < file.StartLsn || maxLsn > file.EndLsn))
@@ -230,7 +264,7 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
                 await Exec(conn, $"INSERT INTO {rebuilt} ({insertList}) SELECT {insertList} FROM {load} WHERE _op = 'R'");
                 await Exec(conn, $"ANALYZE {rebuilt}");
             }
-            else if (fileOps.Keys.All(o => o is 'I' or 'T'))
+            else if (fileOps.Keys.All(o => o is 'I' or 'T') && fileToast == 0)
             {
                 var after = "";
                 if (fileOps.ContainsKey('T'))
@@ -291,6 +325,7 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
         await Exec(conn, $"DROP TABLE {positions}");
 
         var differences = await DifferencesAsync(conn, source, rebuilt);
+        differences.InsertRange(0, contract);
         if (differences.Count > 0)
         {
             // What may explain them, for the failure message (only ever added to a list that is already non-empty).
@@ -299,7 +334,7 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
             differences.AddRange(outOfOrder.Select(o => "note: out of order: " + o));
             differences.AddRange(registryMismatches.Select(m => "note: registry: " + m));
         }
-        return new Rebuild($"{schema}.{table}", applied.Count, rows, differences, duplicates, ops, toast, reloads.Count, ddlFiles, versions.Count)
+        return new Rebuild(qualified, applied.Count, rows, differences, duplicates, ops, toast, reloads.Count, ddlFiles, versions.Count)
         {
             Reload = reload?.Path,
             IgnoredFiles = ignored,
@@ -382,15 +417,24 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
             $"{Sql.Ident(c.Name)} = CASE WHEN {Literal(c.Name)} = ANY (coalesce(s._unchanged_toast, '{{}}')) THEN r.{Sql.Ident(c.Name)} ELSE s.{Sql.Ident(c.Name)} END"));
         return $"""
             DO $apply$
-            DECLARE s record;
+            DECLARE s record; d record; d_lsn pg_lsn; d_seq bigint;
             BEGIN
               FOR s IN SELECT * FROM {load} ORDER BY _lsn, _seq LOOP
-                IF s._op = 'I' THEN
+                IF s._op = 'I' AND cardinality(s._unchanged_toast) > 0 THEN
+                  -- The new half of a key change: unchanged values come from the row its D (same _lsn, preceding _seq) removed.
+                  IF d_lsn IS DISTINCT FROM s._lsn OR d_seq IS DISTINCT FROM s._seq - 1 THEN
+                    RAISE EXCEPTION 'I at %/% names unchanged TOAST columns % without a D just before it', s._lsn, s._seq, s._unchanged_toast;
+                  END IF;
+                  INSERT INTO {rebuilt} ({string.Join(", ", names)}) VALUES ({string.Join(", ", columns.Select(c =>
+                      $"CASE WHEN {Literal(c.Name)} = ANY (s._unchanged_toast) THEN d.{Sql.Ident(c.Name)} ELSE s.{Sql.Ident(c.Name)} END"))});
+                ELSIF s._op = 'I' THEN
                   INSERT INTO {rebuilt} ({string.Join(", ", names)}) VALUES ({string.Join(", ", names.Select(n => "s." + n))});
                 ELSIF s._op = 'U' THEN
                   UPDATE {rebuilt} r SET {set} WHERE {Match("r")};
                 ELSIF s._op = 'D' THEN
-                  DELETE FROM {rebuilt} r WHERE r.ctid = (SELECT r2.ctid FROM {rebuilt} r2 WHERE {Match("r2")} LIMIT 1);
+                  DELETE FROM {rebuilt} r WHERE r.ctid = (SELECT r2.ctid FROM {rebuilt} r2 WHERE {Match("r2")} LIMIT 1) RETURNING * INTO d;
+                  d_lsn := s._lsn;
+                  d_seq := s._seq;
                 ELSIF s._op = 'T' THEN
                   DELETE FROM {rebuilt};
                 ELSE
@@ -475,6 +519,33 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
         await using var r = await cmd.ExecuteReaderAsync();
         while (await r.ReadAsync()) list.Add(r.GetString(0));
         return list;
+    }
+
+    private async Task<SchemaYaml> SchemaAsync(string folder)
+    {
+        var path = $"{folder}/schema.yml";
+        return SchemaYaml.Parse(await ReadTextAsync(path), path);
+    }
+
+    /// <summary>
+    /// The rows COPY loaded, in file order, as PostgreSQL's text output of each value: what the file's text must be.
+    /// concat() calls the type's output function (a cast to text need not: bool::text is 'true', its output 't').
+    /// _commit_ts is the product's UTC form (<c>2026-11-23 13:12:05.5+00</c>) whatever the session's time zone.
+    /// </summary>
+    private static async Task<List<string?[]>> LoadedTextAsync(NpgsqlConnection conn, string load, List<Column> columns)
+    {
+        var select = MetadataColumns.Select(m => m == "_commit_ts" ? "(_commit_ts AT TIME ZONE 'UTC')::text || '+00'" : $"{m}::text")
+            .Concat(columns.Select(c => $"CASE WHEN {Sql.Ident(c.Name)} IS NOT NULL THEN concat({Sql.Ident(c.Name)}) END"));
+        await using var cmd = new NpgsqlCommand($"SELECT {string.Join(", ", select)} FROM {load} ORDER BY _line", conn) { CommandTimeout = Timeout };
+        await using var r = await cmd.ExecuteReaderAsync();
+        var rows = new List<string?[]>();
+        while (await r.ReadAsync())
+        {
+            var row = new string?[r.FieldCount];
+            for (var i = 0; i < row.Length; i++) row[i] = r.IsDBNull(i) ? null : r.GetString(i);
+            rows.Add(row);
+        }
+        return rows;
     }
 
     private async Task<string> ReadTextAsync(string path)

@@ -1,10 +1,8 @@
-using PgEgress.Core.Domain;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using Npgsql;
 using NpgsqlTypes;
-using PgEgress.Core.Output;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Storage;
 using PgEgress.Tests.Fixtures;
@@ -36,10 +34,10 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
         await using var _ = db;
 
         // The newest reload is registered before an older one: "newest" is by end_lsn, not by id.
-        var newest = await files.WriteAsync("20260101T001000Z_reload-2", OutputLayout.FullReloadFile, "full_reload", 0x2000, 0x2000, 1, Simple,
+        var newest = await files.WriteAsync("20260101T001000Z_reload-2", "full_reload.csv.gz", "full_reload", 0x2000, 0x2000, 1, Simple,
             [R(0x2000, 1, "1", "a", "b1"), R(0x2000, 2, "2", "b", "b2")],
             [R(0x2000, 1, "3", "c", "b3"), R(0x2000, 2, "4", "x,\"quoted\"\nline", "b4")]);
-        await files.WriteAsync("20260101T000000Z_reload-1", OutputLayout.FullReloadFile, "full_reload", 0x1000, 0x1000, 1, Simple,
+        await files.WriteAsync("20260101T000000Z_reload-1", "full_reload.csv.gz", "full_reload", 0x1000, 0x1000, 1, Simple,
             [R(0x1000, 1, "1", "old", "old"), R(0x1000, 2, "99", "gone", null)]);
         // Before the newest reload: superseded by it.
         await files.WriteAsync("20260101T000500Z", "streaming.csv.gz", "streaming", 0x1500, 0x1500, 1, Simple,
@@ -177,7 +175,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
             INSERT INTO app.t VALUES (1, 'a', NULL), (2, 'b', NULL);
             """);
         await using var _ = db;
-        await files.WriteAsync("20260104T000000Z_reload-1", OutputLayout.FullReloadFile, "full_reload", 0x1000, 0x1000, 1, Simple,
+        await files.WriteAsync("20260104T000000Z_reload-1", "full_reload.csv.gz", "full_reload", 0x1000, 0x1000, 1, Simple,
             [R(0x1000, 1, "1", "a", null)]);
         // Row 2 is in the file twice, and this file starts with a change the reload already holds.
         await files.WriteAsync("20260104T000500Z", "streaming.csv.gz", "streaming", 0x1000, 0x1100, 1, Simple,
@@ -190,6 +188,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
         Assert.Single(rebuild.DuplicatePositions);
         Assert.Single(rebuild.OutOfOrder);
         Assert.Contains(rebuild.RegistryMismatches, m => m.Contains("file_log says 5 row(s), the file has 1", StringComparison.Ordinal));
+        Assert.Contains(rebuild.Differences, d => d.StartsWith("duckdb: ", StringComparison.Ordinal) && d.EndsWith("has 1 row(s), file_log says 5", StringComparison.Ordinal));
         Assert.Contains("extra in files: (2,b,)", rebuild.Differences);
         Assert.Contains(rebuild.Differences, d => d.StartsWith("note: 1 row(s) of the streaming files applied after", StringComparison.Ordinal));
     }
@@ -199,9 +198,9 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
     {
         var (db, files) = await SetUpAsync("verify_unloadable", "t", "CREATE TABLE app.t (id integer PRIMARY KEY, v text, body text);");
         await using var _ = db;
-        var header = string.Join(",", CsvPartWriter.MetadataColumns.Concat(Simple.Select(c => c.Name)));
+        var header = string.Join(",", Metadata.Concat(Simple.Select(c => c.Name)));
         // A header at the start of every gzip member: the concatenated file is not one CSV any more.
-        await files.WriteAsync("20260106T000000Z_reload-1", OutputLayout.FullReloadFile, "full_reload", 0x100, 0x100, 1, Simple,
+        await files.WriteAsync("20260106T000000Z_reload-1", "full_reload.csv.gz", "full_reload", 0x100, 0x100, 1, Simple,
             [R(0x100, 1, "1", "a", null)], [header, R(0x100, 1, "2", "b", null)]);
         var verifier = new OutputVerifier(db, files.Store);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => verifier.RebuildAsync("app", "t"));
@@ -210,14 +209,16 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
         // A schema.yml whose columns are not the file's header.
         await files.WriteAsync("u", null, "20260106T000000Z", "streaming.csv.gz", "streaming", 0x100, 0x100, 1,
             [new("id", "integer", Key: true), new("v", "text")], [Row(0x100, 1, 'I', null, "1", "a")]);
-        await files.Store.PutAsync($"{OutputLayout.TableFolder(new TableName("app", "u"))}/20260106T000000Z/{OutputLayout.SchemaFile}",
-            new MemoryStream(System.Text.Encoding.UTF8.GetBytes(new SchemaDocument
-            {
-                Table = "app.u", SchemaVersion = 1, MetadataColumns = [.. CsvPartWriter.MetadataColumns],
-                Columns = [new() { Name = "v", Type = "text" }, new() { Name = "id", Type = "integer", Key = true }],
-            }.ToYaml())), default);
+        await files.Store.PutAsync("app.u/20260106T000000Z/schema.yml",
+            SchemaYml("app.u", 1, 0x100, 0x100, [new("v", "text"), new("id", "integer", Key: true)]), default);
         await using (var cmd = db.CreateCommand("CREATE TABLE app.u (id integer PRIMARY KEY, v text)")) await cmd.ExecuteNonQueryAsync();
         await Assert.ThrowsAsync<InvalidDataException>(() => verifier.RebuildAsync("app", "u"));
+
+        // A schema.yml whose documented key is spelled otherwise ("is_key" for "key").
+        await files.Store.PutAsync("app.u/20260106T000000Z/schema.yml",
+            SchemaYml("app.u", 1, 0x100, 0x100, [new("id", "integer", Key: true), new("v", "text")], keyName: "is_key"), default);
+        var renamed = await Assert.ThrowsAsync<InvalidDataException>(() => verifier.RebuildAsync("app", "u"));
+        Assert.Contains("no 'key' key", renamed.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -252,7 +253,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
             var (from, to) = (count / 4 * r + 1, r == 3 ? count : count / 4 * (r + 1));
             return Enumerable.Range(from, to - from + 1).Select(i => R(at, i - from + 1, $"{i}", $"row {i}", $"{i % 1000}")).ToArray();
         }).ToArray();
-        await files.WriteAsync("20260105T000000Z_reload-1", OutputLayout.FullReloadFile, "full_reload", at, at, 1, columns, ranges);
+        await files.WriteAsync("20260105T000000Z_reload-1", "full_reload.csv.gz", "full_reload", at, at, 1, columns, ranges);
         var changes = new List<string>();
         var seq = 0;
         for (var i = 100; i <= count; i += 100) changes.Add(Row(at + 1, ++seq, 'U', null, $"{i}", $"updated {i}", $"{i % 1000}"));
@@ -285,6 +286,22 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
 
     private static string Lsn(ulong lsn) => new NpgsqlLogSequenceNumber(lsn).ToString();
 
+    /// <summary>The output contract's metadata columns, as documented (not the product's constant).</summary>
+    private static readonly string[] Metadata = ["_lsn", "_seq", "_op", "_commit_ts", "_xid", "_unchanged_toast"];
+
+    /// <summary>A schema.yml as README.md documents it, written by hand rather than by the product's serializer.</summary>
+    private static MemoryStream SchemaYml(string table, int version, ulong startLsn, ulong endLsn, IEnumerable<Col> columns, string keyName = "key")
+    {
+        var yaml = new System.Text.StringBuilder()
+            .Append($"table: {table}\nschema_version: {version}\nreplica_identity: default\n")
+            .Append($"start_lsn: {Lsn(startLsn)}\nend_lsn: {Lsn(endLsn)}\nmetadata_columns:\n");
+        foreach (var m in Metadata) yaml.Append($"- {m}\n");
+        yaml.Append("columns:\n");
+        foreach (var c in columns)
+            yaml.Append($"- name: {c.Name}\n  type: {c.Type}\n  nullable: {(c.Nullable ? "true" : "false")}\n  {keyName}: {(c.Key ? "true" : "false")}\n");
+        return new MemoryStream(System.Text.Encoding.UTF8.GetBytes(yaml.ToString()));
+    }
+
     /// <summary>One CSV line (no newline) of a change row: metadata, then the values; null is an empty unquoted field.</summary>
     private static string Row(ulong lsn, int seq, char op, string? unchangedToast, params string?[] values) =>
         string.Join(",", new[] { Lsn(lsn), seq.ToString(System.Globalization.CultureInfo.InvariantCulture), op.ToString(), "2026-01-01 00:00:00+00", "700", unchangedToast }
@@ -314,8 +331,8 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
         public async Task<string> WriteAsync(string table, long? registeredRows, string batch, string fileName, string fileType, ulong startLsn,
             ulong endLsn, int version, Col[] columns, params string[][] members)
         {
-            var folder = $"{OutputLayout.TableFolder(new TableName(schema, table))}/{batch}";
-            var header = string.Join(",", CsvPartWriter.MetadataColumns.Concat(columns.Select(c => c.Name)));
+            var folder = $"{schema}.{table}/{batch}";
+            var header = string.Join(",", Metadata.Concat(columns.Select(c => c.Name)));
             using var content = new MemoryStream();
             for (var m = 0; m < members.Length; m++)
             {
@@ -333,17 +350,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
             var path = $"{folder}/{fileName}";
             await store.PutAsync(path, new MemoryStream(bytes), default);
 
-            var doc = new SchemaDocument
-            {
-                Table = $"{schema}.{table}",
-                SchemaVersion = version,
-                ReplicaIdentity = "default",
-                StartLsn = Lsn(startLsn),
-                EndLsn = Lsn(endLsn),
-                MetadataColumns = [.. CsvPartWriter.MetadataColumns],
-                Columns = [.. columns.Select(c => new SchemaDocument.SchemaColumn { Name = c.Name, Type = c.Type, Nullable = c.Nullable, Key = c.Key })],
-            };
-            await store.PutAsync($"{folder}/{OutputLayout.SchemaFile}", new MemoryStream(System.Text.Encoding.UTF8.GetBytes(doc.ToYaml())), default);
+            await store.PutAsync($"{folder}/schema.yml", SchemaYml($"{schema}.{table}", version, startLsn, endLsn, columns), default);
 
             await RegisterAsync(table, batch, path, fileType, startLsn, endLsn, registeredRows ?? members.Sum(x => x.Length), bytes, version);
             return path;
@@ -351,7 +358,7 @@ public sealed class OutputVerifierTests(PostgresFixture pg, ITestOutputHelper ou
 
         public async Task WriteDdlAsync(string batch, ulong startLsn, ulong endLsn, string sql)
         {
-            var path = $"{OutputLayout.TableFolder(new TableName(schema, defaultTable))}/{batch}/{OutputLayout.DdlFile}";
+            var path = $"{schema}.{defaultTable}/{batch}/ddl.sql";
             var bytes = System.Text.Encoding.UTF8.GetBytes(sql + "\n");
             await store.PutAsync(path, new MemoryStream(bytes), default);
             await RegisterAsync(defaultTable, batch, path, "ddl", startLsn, endLsn, 0, bytes, 0);
