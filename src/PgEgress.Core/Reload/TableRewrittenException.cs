@@ -6,4 +6,4 @@ namespace PgEgress.Core.Reload;
 /// export would be empty. They are exported again under a fresh snapshot.
 /// </summary>
 public sealed class TableRewrittenException(IReadOnlyList<ExportTable> tables)
-    : Exception($"{string.Join(", ", tables.Select(t => $"{t.Namespace}.{t.Name}"))} rewritten after the export's snapshot; to be exported again under a fresh snapshot");
+    : Exception($"{string.Join(", ", tables.Select(t => t.Name.ToString()))} rewritten after the export's snapshot; to be exported again under a fresh snapshot");

@@ -1,3 +1,4 @@
+using PgEgress.Core.Domain;
 using Npgsql;
 using PgEgress.Core.Registry;
 using PgEgress.Tests.Fixtures;
@@ -41,19 +42,19 @@ public sealed class RegistryPositionTests(PostgresFixture pg)
             await cmd.ExecuteNonQueryAsync();
         StagedReloadMarker[] markers =
         [
-            new(7, 0x150, new ReloadMarkerRequest(16384, "app.t", "sql", at)),
-            new(8, 0x160, new ReloadMarkerRequest(16390, "app.u", "http", at)),
+            new(7, 0x150, new ReloadMarkerRequest(16384, new TableName("app", "t"), "sql", at)),
+            new(8, 0x160, new ReloadMarkerRequest(16390, new TableName("app", "u"), "http", at)),
         ];
         var segment = new SegmentRecord("s", 0x100, 0x200, "_staging/s/a.seg", 2, 2, 10, "x");
         await registry.RegisterSegmentAsync(segment, markers, default);
         // Replayed, and then a later marker of the same operation: the first position stays.
         await registry.RegisterSegmentAsync(segment, markers, default);
         await registry.RegisterSegmentAsync(new SegmentRecord("s", 0x200, 0x300, "_staging/s/b.seg", 1, 1, 10, "y"),
-            [new(7, 0x250, new ReloadMarkerRequest(16384, "app.t", "sql", at))], default);
+            [new(7, 0x250, new ReloadMarkerRequest(16384, new TableName("app", "t"), "sql", at))], default);
 
         var operations = new OperationStore(db);
         var seven = (await operations.GetAsync(7, default))!;
-        Assert.Equal((0x150UL, 16384U, "app.t", "sql", OperationRecord.Requested), (seven.MarkerLsn!.Value, seven.TableOid, seven.Table, seven.RequestedVia, seven.State));
+        Assert.Equal((0x150UL, 16384U, "app.t", "sql", OperationRecord.Requested), (seven.MarkerLsn!.Value, seven.TableOid, seven.Table.ToString(), seven.RequestedVia, seven.State));
         Assert.Equal(at.UtcDateTime, seven.RequestedAt.ToUniversalTime());
         Assert.Equal(0x160UL, (await operations.GetAsync(8, default))!.MarkerLsn);
         Assert.Equal(2, (await operations.GetRecentAsync("s", 10, default)).Count);

@@ -87,8 +87,8 @@ public sealed class TableRewriteTests(PostgresFixture pg) : IDisposable
             await loop;
         }
 
-        var wide = ops.Single(o => o.Table == "app.wide");
-        var other = ops.Single(o => o.Table == "app.other");
+        var wide = ops.Single(o => o.Table.ToString() == "app.wide");
+        var other = ops.Single(o => o.Table.ToString() == "app.other");
         Assert.All(ops, o => Assert.Equal(OperationRecord.Completed, o.State));
         Assert.Equal(Rows, wide.Rows);
         Assert.Equal(30, other.Rows);
