@@ -1,7 +1,7 @@
 namespace PgEgress.Tests.Functions;
 
 /// <summary>
-/// One generation of the ingest (and the reload) orchestrator, run against a scripted orchestration context (StandIns/OrchestrationProbe.cs)
+/// One generation of the ingest (and the reload and sink) orchestrator, run against a scripted orchestration context (StandIns/OrchestrationProbe.cs)
 /// with its state and results passed through the worker's serializer: what it calls, when it waits, what it hands on.
 /// </summary>
 public sealed class IngestOrchestratorTests
@@ -18,6 +18,9 @@ public sealed class IngestOrchestratorTests
 
     private static Task<string> ReloadProbe(params string[] outcomes) =>
         (Task<string>)ProbeType.Value.GetMethod("RunReloadAsync")!.Invoke(null, [outcomes])!;
+
+    private static Task<string> SinkProbe(params string[] outcomes) =>
+        (Task<string>)ProbeType.Value.GetMethod("RunSinkAsync")!.Invoke(null, [outcomes])!;
 
     [Fact]
     public async Task A_new_orchestration_prepares_then_slices_and_waits_after_an_idle_slice()
@@ -68,8 +71,32 @@ public sealed class IngestOrchestratorTests
         Assert.Equal(["call ExportReloads(pgegress) retry=set", "timer 00:00:15", "continue round-trips \"pgegress\""], idle);
         var busy = Lines(await ReloadProbe("2"));
         Assert.Equal(["call ExportReloads(pgegress) retry=set", "continue round-trips \"pgegress\""], busy);
-        var failed = Lines(await ReloadProbe("fail"));
-        Assert.Equal(["call ExportReloads(pgegress) retry=set", "timer 00:00:15", "continue round-trips \"pgegress\""], failed);
+        var failed = Lines(await ReloadProbe("fail", "true"));
+        Assert.Equal(["call ExportReloads(pgegress) retry=set", "call TargetConfigured(pgegress-reload-pgegress) retry=set", "timer 00:00:15",
+            "continue round-trips \"pgegress\""], failed);
+    }
+
+    [Fact]
+    public async Task A_reload_orchestration_for_a_pipeline_no_longer_configured_ends_once_its_retries_give_up()
+    {
+        var trace = Lines(await ReloadProbe("fail", "false"));
+        Assert.Equal(["call ExportReloads(pgegress) retry=set", "call TargetConfigured(pgegress-reload-pgegress) retry=set"], trace);
+    }
+
+    [Fact]
+    public async Task The_sink_orchestrator_delivers_then_waits_only_when_caught_up()
+    {
+        Assert.Equal(["call DeliverSink(hook) retry=set", "timer 00:00:05", "continue round-trips \"hook\""], Lines(await SinkProbe("true")));
+        Assert.Equal(["call DeliverSink(hook) retry=set", "continue round-trips \"hook\""], Lines(await SinkProbe("false")));
+        Assert.Equal(["call DeliverSink(hook) retry=set", "call TargetConfigured(pgegress-sink-pgegress-hook) retry=set", "timer 00:00:05",
+            "continue round-trips \"hook\""], Lines(await SinkProbe("fail", "true")));
+    }
+
+    [Fact]
+    public async Task A_sink_orchestration_whose_sink_is_no_longer_configured_ends_once_its_retries_give_up()
+    {
+        var trace = Lines(await SinkProbe("fail", "false"));
+        Assert.Equal(["call DeliverSink(hook) retry=set", "call TargetConfigured(pgegress-sink-pgegress-hook) retry=set"], trace);
     }
 
     private static string[] Lines(string trace) => trace.Split('\n');
