@@ -9,13 +9,6 @@ namespace PgEgress.Tests.Functions;
 /// </summary>
 public sealed class OrphanedOrchestrationsTests
 {
-    private static readonly Lazy<Type> ProbeType = new(() =>
-    {
-        var (image, problems) = FunctionsCompilation.Compile("OrchestrationProbe.cs");
-        Assert.True(image is not null, string.Join(Environment.NewLine, problems));
-        return FunctionsCompilation.Load(image!).GetType("PgEgress.Tests.Functions.StandIns.OrchestrationProbe")!;
-    });
-
     /// <summary>Slot "orders", with sink "hook" enabled and sink "audit" configured but disabled.</summary>
     private static PgEgressOptions Configuration() => new()
     {
@@ -31,7 +24,7 @@ public sealed class OrphanedOrchestrationsTests
 
     private static async Task<string[]> WatchdogAsync(params string[] running)
     {
-        var trace = await (Task<string>)ProbeType.Value.GetMethod("RunWatchdogAsync")!.Invoke(null, [Configuration(), running])!;
+        var trace = await OrchestrationProbeImage.Call<Task<string>>("RunWatchdogAsync", Configuration(), running);
         return trace.Length == 0 ? [] : trace.Split('\n');
     }
 
@@ -58,7 +51,7 @@ public sealed class OrphanedOrchestrationsTests
     {
         string[] ids = [.. Configured, "pgegress-sink-orders-audit", "pgegress-ingest-orders2", "someone-elses-orchestration", "PGEGRESS-ingest-old"];
 
-        var orphans = (string[])ProbeType.Value.GetMethod("Orphans")!.Invoke(null, [Configuration(), ids])!;
+        var orphans = OrchestrationProbeImage.Call<string[]>("Orphans", Configuration(), ids);
 
         Assert.Equal(["pgegress-sink-orders-audit", "pgegress-ingest-orders2"], orphans);
     }
