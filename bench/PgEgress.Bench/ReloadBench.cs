@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Npgsql.Replication;
 using PgEgress.Core.Configuration;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Storage;
 using PgEgress.Testing;
@@ -100,7 +101,7 @@ public static class ReloadBench
             WorkDirectory = Path.Combine(workRoot, "spool"),
             Reload = { Workers = workers },
         };
-        var exporter = new TableExporter(options, store, NullLogger<TableExporter>.Instance);
+        var exporter = new TableExporter(options, store, new ShutdownBudget(), NullLogger<TableExporter>.Instance);
         var oid = await BenchWorkload.ScalarAsync<uint>(db, $"SELECT '{table}'::regclass::oid", ct);
 
         GC.Collect();

@@ -2,6 +2,7 @@ using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Pipeline;
 using PgEgress.Functions.Orchestrations;
@@ -17,4 +18,7 @@ if (errors.Count > 0) throw new InvalidOperationException($"pgegress: configurat
 builder.Services.AddPgEgress(options);
 builder.Services.AddSingleton<EternalOrchestrations>();
 
-builder.Build().Run();
+var host = builder.Build();
+host.Services.GetRequiredService<ShutdownBudget>().Start(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
+    host.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+host.Run();

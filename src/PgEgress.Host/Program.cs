@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Pipeline;
@@ -40,6 +41,8 @@ try
     builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
     var app = builder.Build();
+    app.Services.GetRequiredService<ShutdownBudget>().Start(app.Lifetime.ApplicationStopping,
+        app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
     await app.Services.GetRequiredService<PipelineStartup>().RunAsync(app.Lifetime.ApplicationStopping);
     app.MapPgEgressApi();
     await app.RunAsync();

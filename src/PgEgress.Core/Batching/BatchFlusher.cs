@@ -29,6 +29,7 @@ public sealed class BatchFlusher(
     IObjectStore store,
     RegistryStore registry,
     OperationStore operations,
+    ShutdownBudget shutdown,
     ILogger<BatchFlusher> logger)
 {
     private string Slot => options.Source.Slot;
@@ -39,7 +40,7 @@ public sealed class BatchFlusher(
     /// <param name="requestedCut">The window boundary a scheduled flush cuts at, or now for a forced flush.</param>
     public async Task<FlushResult> FlushAsync(DateTime requestedCut, CancellationToken ct)
     {
-        await using var flushLock = await AdvisoryLock.TakeAsync(source, LockKey(Slot), ct);
+        await using var flushLock = await AdvisoryLock.TakeAsync(source, LockKey(Slot), shutdown, ct);
 
         var cursor = await registry.GetCursorAsync(Slot, RegistryStore.FlushConsumer, ct);
         var from = cursor?.Lsn ?? 0;
@@ -72,10 +73,10 @@ public sealed class BatchFlusher(
             // From the first upload to the registration the flush is not torn by shutdown: stopping in between would
             // leave complete but unregistered batch files in the output. These steps are short (the parts are already
             // on local disk); a crash here is still safe, as readers trust only the registry.
-            var (files, schemas, failed) = await UploadAsync(tables, ddl, states, batch, CancellationToken.None);
+            var (files, schemas, failed) = await UploadAsync(tables, ddl, states, batch, shutdown.Token);
             CrashPoint.Hit(CrashPoint.FlushFilesWritten);
             var outcome = retries.Outcome(failed);
-            await registry.CommitFlushAsync(Slot, files, schemas, to, window.Cut, holds.ReleasableWithout(failed.Keys), outcome, CancellationToken.None);
+            await registry.CommitFlushAsync(Slot, files, schemas, to, window.Cut, holds.ReleasableWithout(failed.Keys), outcome, shutdown.Token);
             CrashPoint.Hit(CrashPoint.FlushRegistered);
             // Logged once registered: the clean-up below may still be cancelled by shutdown, the batch stays.
             logger.LogInformation("Flushed batch {Batch}: {Files} file(s), {Rows} row(s), LSN {From} to {To}",

@@ -11,17 +11,19 @@ public sealed class AdvisoryLock : IAsyncDisposable
 {
     private readonly NpgsqlConnection _conn;
     private readonly string _key;
+    private readonly ShutdownBudget _shutdown;
 
-    private AdvisoryLock(NpgsqlConnection conn, string key) => (_conn, _key) = (conn, key);
+    private AdvisoryLock(NpgsqlConnection conn, string key, ShutdownBudget shutdown) => (_conn, _key, _shutdown) = (conn, key, shutdown);
 
-    /// <summary>Waits for the lock on <paramref name="key"/> (hashed with hashtext).</summary>
-    public static async Task<AdvisoryLock> TakeAsync(NpgsqlDataSource source, string key, CancellationToken ct) =>
-        (await TakeAsync(source, key, wait: true, ct))!;
+    /// <summary>Waits for the lock on <paramref name="key"/> (hashed with hashtext); the unlock runs within <paramref name="shutdown"/>.</summary>
+    public static async Task<AdvisoryLock> TakeAsync(NpgsqlDataSource source, string key, ShutdownBudget shutdown, CancellationToken ct) =>
+        (await TakeAsync(source, key, wait: true, shutdown, ct))!;
 
     /// <summary>The lock, or null when another session holds it.</summary>
-    public static Task<AdvisoryLock?> TryTakeAsync(NpgsqlDataSource source, string key, CancellationToken ct) => TakeAsync(source, key, wait: false, ct);
+    public static Task<AdvisoryLock?> TryTakeAsync(NpgsqlDataSource source, string key, ShutdownBudget shutdown, CancellationToken ct) =>
+        TakeAsync(source, key, wait: false, shutdown, ct);
 
-    private static async Task<AdvisoryLock?> TakeAsync(NpgsqlDataSource source, string key, bool wait, CancellationToken ct)
+    private static async Task<AdvisoryLock?> TakeAsync(NpgsqlDataSource source, string key, bool wait, ShutdownBudget shutdown, CancellationToken ct)
     {
         var conn = await source.OpenConnectionAsync(ct);
         try
@@ -32,7 +34,7 @@ public sealed class AdvisoryLock : IAsyncDisposable
                 CommandTimeout = 0, // waiting for a running flush or export is the point
             };
             var taken = (string?)await cmd.ExecuteScalarAsync(ct) is "" or "true";
-            if (taken) return new AdvisoryLock(conn, key);
+            if (taken) return new AdvisoryLock(conn, key, shutdown);
         }
         catch
         {
@@ -48,11 +50,15 @@ public sealed class AdvisoryLock : IAsyncDisposable
         try
         {
             await using var cmd = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtext($1))", _conn) { Parameters = { new() { Value = _key } } };
-            await cmd.ExecuteNonQueryAsync(CancellationToken.None);
+            await cmd.ExecuteNonQueryAsync(_shutdown.Token);
         }
         catch (NpgsqlException)
         {
             // A broken connection is not returned to the pool, and its session (and lock) ends with it.
+        }
+        catch (OperationCanceledException) when (_shutdown.Token.IsCancellationRequested)
+        {
+            // The shutdown budget ran out: the process is exiting, and its connections (and the lock) close with it.
         }
         finally
         {

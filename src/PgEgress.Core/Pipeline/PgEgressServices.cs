@@ -22,6 +22,7 @@ public static class PgEgressServices
         services.AddSingleton(options.Source);
         services.AddSingleton(options.Batch);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ShutdownBudget>();
         services.AddSingleton(_ =>
         {
             var builder = new NpgsqlDataSourceBuilder(options.Source.ConnectionString);

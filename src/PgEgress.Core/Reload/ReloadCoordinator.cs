@@ -25,6 +25,7 @@ public sealed class ReloadCoordinator(
     IObjectStore store,
     InitialLoadSnapshot initial,
     ReloadProgress progress,
+    ShutdownBudget shutdown,
     ILogger<ReloadCoordinator> logger) : IAsyncDisposable
 {
     // Export connections wait as long as a COPY takes (and, say, behind another session's lock): no command timeout.
@@ -41,7 +42,7 @@ public sealed class ReloadCoordinator(
     /// <summary>Exports what is pending; returns the number of tables registered (0 when nothing was pending or another process is at it).</summary>
     public async Task<int> RunPendingAsync(CancellationToken ct)
     {
-        await using var roundLock = await AdvisoryLock.TryTakeAsync(source, "pgegress.reload." + Slot, ct);
+        await using var roundLock = await AdvisoryLock.TryTakeAsync(source, "pgegress.reload." + Slot, shutdown, ct);
         if (roundLock is null) return 0;
 
         var lease = initial.Take();
@@ -108,7 +109,7 @@ public sealed class ReloadCoordinator(
                         var op = byId[exported.Table.OperationId];
                         var batch = exported.Path.Split('/')[^2];
                         await operations.CompleteAsync(op.Id, new FileRecord(op.Table, batch, exported.Path, "full_reload", consistent, consistent,
-                            exported.Rows, exported.Bytes, exported.Sha256, false, versions[op.Id]), exported.Schema.Fingerprint, CancellationToken.None);
+                            exported.Rows, exported.Bytes, exported.Sha256, false, versions[op.Id]), exported.Schema.Fingerprint, shutdown.Token);
                         done[op.Id] = true;
                         progress.Done(op.Id);
                         logger.LogInformation("Reloaded {Table} (operation {Operation}): {Rows} row(s), {Bytes} bytes, {Ranges} range(s) at {Lsn} to {Path}",
@@ -121,7 +122,7 @@ public sealed class ReloadCoordinator(
                 {
                     // StartExportAsync counted this attempt; the lease's operations were counted when they were created.
                     var final = op.Attempts + (lease is null ? 1 : 0) >= MaxAttempts;
-                    await operations.FailAsync(op.Id, e.Message, final, CancellationToken.None);
+                    await operations.FailAsync(op.Id, e.Message, final, shutdown.Token);
                     progress.Done(op.Id);
                 }
                 logger.LogError(e, "Export at {Lsn} failed; {Count} table(s) not reloaded", PgText.Lsn(consistent), ops.Count - done.Count);

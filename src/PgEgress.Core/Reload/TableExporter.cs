@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
 
@@ -20,7 +21,7 @@ namespace PgEgress.Core.Reload;
 /// last unit is done, its header member and unit members, concatenated in CTID order, are one valid gzip stream: that is
 /// uploaded as is, while the workers go on with other tables.
 /// </summary>
-public sealed class TableExporter(PgEgressOptions options, IObjectStore store, ILogger<TableExporter> logger)
+public sealed class TableExporter(PgEgressOptions options, IObjectStore store, ShutdownBudget shutdown, ILogger<TableExporter> logger)
 {
     private const int CopyBuffer = 1 << 16;
     private const long ReportEveryBytes = 8L << 20;
@@ -206,7 +207,7 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, I
     {
         try
         {
-            await store.DeleteAsync(path, CancellationToken.None);
+            await store.DeleteAsync(path, shutdown.Token);
         }
         catch (Exception e)
         {

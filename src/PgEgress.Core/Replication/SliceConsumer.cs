@@ -26,6 +26,7 @@ public sealed class SliceConsumer(
     NpgsqlDataSource source,
     IObjectStore store,
     RegistryStore registry,
+    ShutdownBudget shutdown,
     ILogger<SliceConsumer> logger) : IAsyncDisposable
 {
     // Idle time per slot for the whole process: a consumer may live for one slice only (a Functions activity),
@@ -44,11 +45,19 @@ public sealed class SliceConsumer(
     /// <summary>Spool and spill files of this slot's slices; only one consumer per slot writes here.</summary>
     private string IngestFolder => Path.Combine(options.WorkDirectory, Slot, "ingest");
 
-    /// <summary>Consumes one slice. Cancelling <paramref name="stop"/> ends it at once: committed transactions are staged and acknowledged, an open one is left for the next run.</summary>
+    /// <summary>
+    /// Consumes one slice. Cancelling <paramref name="stop"/> ends it at the next message: committed transactions are
+    /// staged and acknowledged, an open one is left for the next run. The message being read is read to its end (within
+    /// the shutdown budget): a read torn in the middle of a tuple would leave the stream, and the slice, unusable.
+    /// </summary>
     public async Task<SliceResult> ConsumeSliceAsync(CancellationToken stop)
     {
+        var read = shutdown.Token;
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
+        // The first slice of a process sweeps at start, later ones now and then (the store decides when).
+        if (await store.SweepLeftoversAsync(stop) is var leftovers and > 0)
+            logger.LogInformation("Deleted {Count} temporary file(s) that interrupted uploads left in {Store}", leftovers, store.Describe);
         if (_session is null) await OpenAsync(stop);
         var session = _session!;
         var startLsn = _staged;
@@ -71,6 +80,14 @@ public sealed class SliceConsumer(
         {
             while (true)
             {
+                if (inTransaction && stop.IsCancellationRequested)
+                {
+                    // Shutting down inside a transaction: drop it (it is replayed whole on the next start) and stage the rest.
+                    segment.AbandonTransaction();
+                    txnMarkers.Clear();
+                    inTransaction = false;
+                    abandoned = true;
+                }
                 if (!inTransaction && (flushRequested || markers.Count > 0 || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
                                        || segment.Bytes >= options.Slice.MaxBytes || segment.TransactionCount >= options.Slice.MaxTransactions))
                     break;
@@ -88,18 +105,7 @@ public sealed class SliceConsumer(
                 {
                     got = false;
                 }
-                if (!got)
-                {
-                    if (inTransaction && stop.IsCancellationRequested)
-                    {
-                        // Shutting down inside a transaction: drop it; it is replayed whole on the next start.
-                        segment.AbandonTransaction();
-                        txnMarkers.Clear();
-                        inTransaction = false;
-                        abandoned = true;
-                    }
-                    continue;
-                }
+                if (!got) continue;
 
                 switch (session.Current)
                 {
@@ -111,41 +117,41 @@ public sealed class SliceConsumer(
                         stagedChanges = 0;
                         break;
                     case RelationMessage r:
-                        var schema = await _catalog.DescribeAsync(r, stop);
+                        var schema = await _catalog.DescribeAsync(r, read);
                         _relations[r.RelationId] = schema;
                         if (!skipTransaction) segment.AddRelation(schema);
                         break;
                     case InsertMessage m when !skipTransaction:
                         segment.StartInsert(Relation(m.Relation));
-                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        await WriteTupleAsync(segment, m.NewRow, read);
                         stagedChanges++;
                         if (segment.TransactionCount > 0) CrashPoint.Hit(CrashPoint.MidTransaction);
                         break;
                     case FullUpdateMessage m when !skipTransaction:
                         segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldFull);
-                        await WriteTupleAsync(segment, m.OldRow, stop);
-                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        await WriteTupleAsync(segment, m.OldRow, read);
+                        await WriteTupleAsync(segment, m.NewRow, read);
                         stagedChanges++;
                         break;
                     case IndexUpdateMessage m when !skipTransaction:
                         segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldKey);
-                        await WriteTupleAsync(segment, m.Key, stop);
-                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        await WriteTupleAsync(segment, m.Key, read);
+                        await WriteTupleAsync(segment, m.NewRow, read);
                         stagedChanges++;
                         break;
                     case UpdateMessage m when !skipTransaction:
                         segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldNone);
-                        await WriteTupleAsync(segment, m.NewRow, stop);
+                        await WriteTupleAsync(segment, m.NewRow, read);
                         stagedChanges++;
                         break;
                     case FullDeleteMessage m when !skipTransaction:
                         segment.StartDelete(Relation(m.Relation), SegmentFormat.OldFull);
-                        await WriteTupleAsync(segment, m.OldRow, stop);
+                        await WriteTupleAsync(segment, m.OldRow, read);
                         stagedChanges++;
                         break;
                     case KeyDeleteMessage m when !skipTransaction:
                         segment.StartDelete(Relation(m.Relation), SegmentFormat.OldKey);
-                        await WriteTupleAsync(segment, m.Key, stop);
+                        await WriteTupleAsync(segment, m.Key, read);
                         stagedChanges++;
                         break;
                     case TruncateMessage m when !skipTransaction:
@@ -156,7 +162,7 @@ public sealed class SliceConsumer(
                         byte[] content;
                         using (var buffer = new MemoryStream())
                         {
-                            await m.Data.CopyToAsync(buffer, stop);
+                            await m.Data.CopyToAsync(buffer, read);
                             content = buffer.ToArray();
                         }
                         var marker = PgEgressMessages.Read(content);
@@ -195,7 +201,7 @@ public sealed class SliceConsumer(
             if (!result.Idle) LastActivity[Slot] = now;
             else if (now - lastActivity >= options.Slice.HeartbeatInterval)
             {
-                await PgEgressMessages.EmitAsync(source, PgEgressMessages.Heartbeat, CancellationToken.None);
+                await PgEgressMessages.EmitAsync(source, PgEgressMessages.Heartbeat, shutdown.Token);
                 LastActivity[Slot] = now;
             }
             return result;
@@ -214,8 +220,8 @@ public sealed class SliceConsumer(
     private async Task<SliceResult> FinishAsync(SegmentWriter segment, string spool, ulong startLsn, ulong seenAcknowledgeable,
         bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction, List<StagedReloadMarker> markers)
     {
-        // The final writes must not be torn by shutdown: they are short, and abandoning them only costs a replay.
-        var ct = CancellationToken.None;
+        // The final writes must not be torn by shutdown (they are short, and abandoning them costs a replay), only bounded.
+        var ct = shutdown.Token;
         string? path = null;
         var acknowledge = Math.Max(_acknowledged, seenAcknowledgeable);
         if (segment.TransactionCount > 0)
@@ -292,8 +298,11 @@ public sealed class SliceConsumer(
     private async Task WriteTupleAsync(SegmentWriter segment, ReplicationTuple tuple, CancellationToken ct)
     {
         segment.StartTuple(tuple.NumColumns);
+        var first = true;
         await foreach (var value in tuple)
         {
+            if (!first && segment.TransactionCount > 0) await CrashPoint.PauseAsync(CrashPoint.MidTuple, "", ct);
+            first = false;
             if (value.IsDBNull) segment.WriteNull();
             else if (value.IsUnchangedToastedValue) segment.WriteUnchangedToast();
             else

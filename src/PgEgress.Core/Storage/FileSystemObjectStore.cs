@@ -1,10 +1,13 @@
+using PgEgress.Core.Diagnostics;
+
 namespace PgEgress.Core.Storage;
 
 /// <summary>
 /// Objects as files under a root folder. A put writes a temporary file beside the target, flushes it to disk
 /// and renames it into place (then flushes the folder), so a reader sees either the old object or the whole
 /// new one, and a put that returned survives a crash. Files are created 0600 and folders 0700: the output
-/// holds database contents.
+/// holds database contents. A process killed mid-put leaves its temporary file; <see cref="SweepLeftoversAsync"/>
+/// removes those that nobody has written to for <see cref="LeftoverAge"/>.
 /// </summary>
 public sealed class FileSystemObjectStore : IObjectStore
 {
@@ -15,7 +18,18 @@ public sealed class FileSystemObjectStore : IObjectStore
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const int CopyBufferSize = 1 << 20;
 
+    /// <summary>
+    /// A temporary file not written to for this long is a leftover. A live put, in this process or another one sharing
+    /// the folder (Functions instances), writes its file continuously and renames it moments after the last write.
+    /// </summary>
+    internal static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(1);
+
+    /// <summary>The least time between two walks of the whole folder: a large output holds many files.</summary>
+    internal static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(15);
+
     private readonly string _root;
+    private readonly Lock _sweepLock = new();
+    private DateTime? _lastSweep;
 
     public FileSystemObjectStore(string root)
     {
@@ -34,6 +48,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         var temp = await WriteTempFileAsync(folder, content, ct);
         try
         {
+            await CrashPoint.PauseAsync(CrashPoint.StorePut, path, ct);
             File.Move(temp, target, overwrite: true);
         }
         catch
@@ -99,6 +114,35 @@ public sealed class FileSystemObjectStore : IObjectStore
         // Proves the root is writable now rather than at the first flush; the probe is a temp file, never listed.
         var probe = await WriteTempFileAsync(_root, Stream.Null, ct);
         File.Delete(probe);
+    }
+
+    public Task<int> SweepLeftoversAsync(CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        lock (_sweepLock)
+        {
+            if (_lastSweep is { } last && now - last < SweepInterval) return Task.FromResult(0);
+            _lastSweep = now;
+        }
+        if (!Directory.Exists(_root)) return Task.FromResult(0);
+
+        var removed = 0;
+        var walk = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+        foreach (var file in Directory.EnumerateFiles(_root, TempPrefix + "*", walk))
+        {
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                if (now - File.GetLastWriteTimeUtc(file) < LeftoverAge) continue;
+                File.Delete(file);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Renamed or removed meanwhile by its writer or another sweeper, or not ours to remove: the next sweep looks again.
+            }
+        }
+        return Task.FromResult(removed);
     }
 
     private string ToFullPath(string path)

@@ -31,4 +31,12 @@ public interface IObjectStore
 
     /// <summary>Checks that the store is reachable and writable (creating the container or folder when missing).</summary>
     Task EnsureReadyAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Removes what puts interrupted by a crash left behind and no reader sees (only a folder store has any: a blob is
+    /// committed in one call, and the service discards uncommitted blocks by itself). Cheap to call often: a store
+    /// walks its objects at most now and then.
+    /// </summary>
+    /// <returns>The number of leftovers removed.</returns>
+    Task<int> SweepLeftoversAsync(CancellationToken ct) => Task.FromResult(0);
 }

@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using PgEgress.Core.Replication;
+using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Ingest;
 
@@ -22,7 +23,7 @@ public static class IngestOrchestrator
     /// <summary>The pause after the retries gave up, before the next generation prepares the source again.</summary>
     public static readonly TimeSpan FailureBackoff = TimeSpan.FromMinutes(1);
 
-    public static string InstanceIdFor(string pipeline) => $"pgegress-ingest-{pipeline}";
+    public static string InstanceIdFor(string pipeline) => $"{EternalOrchestrations.InstancePrefix}ingest-{pipeline}";
 
     [Function(nameof(IngestOrchestrator))]
     public static async Task Run([OrchestrationTrigger] TaskOrchestrationContext context)

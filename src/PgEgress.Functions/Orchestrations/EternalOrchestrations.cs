@@ -31,4 +31,20 @@ public sealed class EternalOrchestrations(PgEgressOptions options)
         .Select(s => new EternalOrchestration(nameof(SinkOrchestrator), SinkOrchestrator.InstanceIdFor(options.Source.Slot, s.Key), s.Key));
 
     public IReadOnlyList<EternalOrchestration> All => [Ingest, Reload, .. Sinks];
+
+    /// <summary>Every instance id this app gives its orchestrations starts with this (one app per task hub).</summary>
+    public const string InstancePrefix = "pgegress-";
+
+    /// <summary>
+    /// Whether the configuration still names <paramref name="instanceId"/>. An orchestration started under an earlier
+    /// configuration (another slot, a sink since removed or disabled) has nothing left to run against.
+    /// </summary>
+    public bool Names(string instanceId) => All.Any(o => o.InstanceId == instanceId);
+
+    /// <summary>Those of <paramref name="instanceIds"/> that are this app's and that the configuration no longer names.</summary>
+    public IReadOnlyList<string> Orphans(IEnumerable<string> instanceIds)
+    {
+        var named = All.Select(o => o.InstanceId).ToHashSet(StringComparer.Ordinal);
+        return [.. instanceIds.Where(id => id.StartsWith(InstancePrefix, StringComparison.Ordinal) && !named.Contains(id))];
+    }
 }

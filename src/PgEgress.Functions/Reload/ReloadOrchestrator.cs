@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using PgEgress.Functions.Ingest;
+using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Reload;
 
@@ -14,7 +15,7 @@ public static class ReloadOrchestrator
     /// <summary>The pause after a round that found nothing to export.</summary>
     public static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(15);
 
-    public static string InstanceIdFor(string pipeline) => $"pgegress-reload-{pipeline}";
+    public static string InstanceIdFor(string pipeline) => $"{EternalOrchestrations.InstancePrefix}reload-{pipeline}";
 
     [Function(nameof(ReloadOrchestrator))]
     public static async Task Run([OrchestrationTrigger] TaskOrchestrationContext context)
@@ -28,6 +29,9 @@ public static class ReloadOrchestrator
         }
         catch (TaskFailedException)
         {
+            // The pipeline is no longer configured (e.g. the slot setting changed): this orchestration ends, as the ingest's does.
+            if (!await context.CallActivityAsync<bool>(nameof(OrchestrationActivities.TargetConfigured), context.InstanceId, IngestOrchestrator.ActivityRetry))
+                return;
             // The registry keeps the operation's error and attempts; the next generation tries again.
         }
         if (exported == 0) await context.CreateTimer(context.CurrentUtcDateTime.Add(IdleDelay), CancellationToken.None);

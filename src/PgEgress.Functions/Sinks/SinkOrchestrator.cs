@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using PgEgress.Functions.Ingest;
+using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Sinks;
 
@@ -13,7 +14,7 @@ public static class SinkOrchestrator
 {
     public static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(5);
 
-    public static string InstanceIdFor(string pipeline, string sink) => $"pgegress-sink-{pipeline}-{sink}";
+    public static string InstanceIdFor(string pipeline, string sink) => $"{EternalOrchestrations.InstancePrefix}sink-{pipeline}-{sink}";
 
     [Function(nameof(SinkOrchestrator))]
     public static async Task Run([OrchestrationTrigger] TaskOrchestrationContext context)
@@ -27,6 +28,9 @@ public static class SinkOrchestrator
         }
         catch (TaskFailedException)
         {
+            // The sink was removed or disabled since this orchestration started: it ends, as the ingest's does.
+            if (!await context.CallActivityAsync<bool>(nameof(OrchestrationActivities.TargetConfigured), context.InstanceId, IngestOrchestrator.ActivityRetry))
+                return;
             // The sink's metrics hold the last error; the next generation resumes from the cursor.
         }
         if (caughtUp) await context.CreateTimer(context.CurrentUtcDateTime.Add(IdleDelay), CancellationToken.None);

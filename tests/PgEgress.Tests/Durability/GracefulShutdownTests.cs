@@ -1,6 +1,9 @@
 using System.Diagnostics;
+using PgEgress.Core.Diagnostics;
 using PgEgress.Core.Output;
+using PgEgress.Core.Storage;
 using PgEgress.Tests.Fixtures;
+using PgEgress.Tests.HostProcess;
 using PgEgress.Tests.Pipeline;
 using Xunit.Abstractions;
 
@@ -69,40 +72,38 @@ public sealed class GracefulShutdownTests(PostgresFixture pg, ITestOutputHelper 
         }
     }
 
-    /// <summary>
-    /// One transaction whose flush spends a while uploading: the first table (uploaded first) is small, the three after
-    /// it are large, so a SIGTERM sent as soon as the first batch file is in place lands while the others are written.
-    /// </summary>
+    /// <summary>One transaction touching four tables, so its flush uploads four batch files.</summary>
     private const string Volume = """
         BEGIN;
         INSERT INTO app.accounts SELECT g, 'owner ' || g, g / 7.0 FROM generate_series(1, 1000) g;
-        INSERT INTO app.log_nopk (msg) SELECT repeat(md5((g * 3)::text), 4) FROM generate_series(1, 100000) g;
-        INSERT INTO app.full_nopk SELECT g, repeat(md5((g * 5)::text), 4) FROM generate_series(1, 100000) g;
-        INSERT INTO app.full_pk SELECT g, md5(g::text), repeat(md5((g * 11)::text), 4) FROM generate_series(1, 100000) g;
+        INSERT INTO app.log_nopk (msg) SELECT repeat(md5((g * 3)::text), 4) FROM generate_series(1, 1000) g;
+        INSERT INTO app.full_nopk SELECT g, repeat(md5((g * 5)::text), 4) FROM generate_series(1, 1000) g;
+        INSERT INTO app.full_pk SELECT g, md5(g::text), repeat(md5((g * 11)::text), 4) FROM generate_series(1, 1000) g;
         COMMIT;
         """;
+
+    /// <summary>The flush is held in the put of one of its batch files, after others are in place.</summary>
+    private static PauseGate BatchFileUpload() => new($"{CrashPoint.StorePut}:app.full_nopk/");
 
     [Fact]
     public async Task Sigterm_while_a_scheduled_flush_uploads_leaves_only_registered_intact_files()
     {
         await using var rig = await DurabilityRig.CreateAsync(pg, "sigterm_flush");
-        var clock = Stopwatch.StartNew();
+        using var gate = BatchFileUpload();
         List<string> log;
-        await using (var host = await rig.StartHostAsync(extra: new Dictionary<string, string?> { ["PgEgress__Batch__Interval"] = "00:00:05" }))
+        await using (var host = await rig.StartHostAsync(extra: new Dictionary<string, string?>(gate.Environment) { ["PgEgress__Batch__Interval"] = "00:00:05" }))
         {
             await rig.ExecAsync(Volume);
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-            string? first = null;
-            while (first is null)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"no batch file appeared within 120 s. Log tail:\n{DurabilityRig.Tail(host)}");
-                first = rig.OutputFiles().FirstOrDefault(p => p.Contains("/streaming", StringComparison.Ordinal));
-                if (first is null) await Task.Delay(5);
-            }
-            var code = await host.TerminateAsync(TimeSpan.FromSeconds(60));
+            await gate.WaitReachedAsync(host, TimeSpan.FromSeconds(120));
+            var first = rig.OutputFiles().Where(p => p.Contains("/streaming", StringComparison.Ordinal)).ToList();
+            await host.SendTerminateAsync();
+            await host.WaitForLogAsync("Application is shutting down", TimeSpan.FromSeconds(30));
+            gate.Release();
+            var code = await host.WaitExitAsync(TimeSpan.FromSeconds(60));
             Assert.True(code == 0, $"the host exited with {code} on SIGTERM; stderr: {host.StandardError}\n{DurabilityRig.Tail(host)}");
-            output.WriteLine($"SIGTERM when {first} appeared, {clock.Elapsed.TotalSeconds:0.0} s in");
-            Assert.StartsWith("app.accounts/", first); // the small table comes first; the large ones were still to be written
+            // Some of the flush's files were in place, the held one not yet.
+            Assert.NotEmpty(first);
+            Assert.DoesNotContain(first, p => p.StartsWith("app.full_nopk/", StringComparison.Ordinal));
             log = [.. host.StandardOutput];
         }
 
@@ -114,11 +115,67 @@ public sealed class GracefulShutdownTests(PostgresFixture pg, ITestOutputHelper 
         Assert.True(stray.Count == 0, $"after SIGTERM the output folder holds files that are not registered:\n{string.Join("\n", stray)}");
         Assert.Equal(4, files.Count);
 
-        // The stop really came in the middle of the flush: the flush finished after the host began shutting down.
+        // The flush began before the SIGTERM (it was held in an upload) and was registered after it.
         var stopping = log.FindIndex(l => l.Contains("Application is shutting down", StringComparison.Ordinal));
         var flushed = log.FindIndex(l => l.Contains("Flushed batch", StringComparison.Ordinal));
-        Assert.True(stopping >= 0 && flushed > stopping,
-            $"inconclusive: the SIGTERM did not land during the flush (shutdown logged at line {stopping}, flush at line {flushed})");
-        output.WriteLine($"the flush began before the SIGTERM and completed after it: {files.Count} file(s) registered, none stray");
+        Assert.True(stopping >= 0 && flushed > stopping, $"shutdown logged at line {stopping}, flush at line {flushed}");
+    }
+
+    [Fact]
+    public async Task A_flush_whose_upload_never_ends_does_not_keep_the_host_from_exiting_after_sigterm()
+    {
+        await using var rig = await DurabilityRig.CreateAsync(pg, "sigterm_hung_flush");
+        using var gate = BatchFileUpload();
+        await using var host = await rig.StartHostAsync(extra: new Dictionary<string, string?>(gate.Environment) { ["PgEgress__Batch__Interval"] = "00:00:05" });
+        await rig.ExecAsync(Volume);
+        await gate.WaitReachedAsync(host, TimeSpan.FromSeconds(120));
+
+        // Never released: the upload hangs as against a store that stopped answering.
+        var clock = Stopwatch.StartNew();
+        var code = await host.TerminateAsync(TimeSpan.FromSeconds(90));
+        var took = clock.Elapsed;
+        output.WriteLine($"exited with {code} {took.TotalSeconds:0.0} s after SIGTERM");
+
+        // The Host's shutdown timeout is 30 s and the budget two thirds of it: the hung step is cancelled at 20 s and the
+        // host exits before it would give up waiting for its services.
+        Assert.True(took < TimeSpan.FromSeconds(27), $"the host took {took.TotalSeconds:0.0} s to exit after SIGTERM.\n{DurabilityRig.Tail(host)}");
+        Assert.True(took > TimeSpan.FromSeconds(19), $"the hung upload was given up {took.TotalSeconds:0.0} s after SIGTERM, before its budget");
+        Assert.Equal(0, code);
+        Assert.DoesNotContain(host.StandardOutput, l => l.Contains("Flushed batch", StringComparison.Ordinal));
+        Assert.Empty(await rig.RegisteredFilesAsync());
+        // The held put's temporary file went with it.
+        Assert.DoesNotContain(rig.OutputFiles(), p => p.Contains(FileSystemObjectStore.TempPrefix, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Sigterm_while_a_large_transaction_streams_in_stages_and_acknowledges_the_transactions_committed_before_it()
+    {
+        await using var rig = await DurabilityRig.CreateAsync(pg, "sigterm_mid_tuple");
+        using var gate = new PauseGate(CrashPoint.MidTuple);
+        // One long slice, so the small transaction is still in the open segment when the large one streams in.
+        var extra = new Dictionary<string, string?>(gate.Environment) { ["PgEgress__Slice__MaxDuration"] = "00:10:00" };
+        await using var host = await rig.StartHostAsync(extra: extra);
+        await rig.ExecAsync("INSERT INTO app.accounts SELECT g, 'owner ' || g, g FROM generate_series(1, 10) g");
+        await rig.ExecAsync("INSERT INTO app.full_pk SELECT g, md5(g::text), repeat(md5(g::text), 20) FROM generate_series(1, 20000) g");
+
+        await gate.WaitReachedAsync(host, TimeSpan.FromSeconds(120)); // the first tuple of the large transaction, half read
+        await host.SendTerminateAsync();
+        await host.WaitForLogAsync("Application is shutting down", TimeSpan.FromSeconds(30));
+        gate.Release();
+        var code = await host.WaitExitAsync(TimeSpan.FromSeconds(60));
+        var log = string.Join("\n", host.StandardOutput) + host.StandardError;
+        Assert.True(code == 0, $"the host exited with {code} on SIGTERM.\n{DurabilityRig.Tail(host)}\n{host.StandardError}");
+
+        // Exactly the small transaction is staged (the large one was abandoned, to be replayed whole), and acknowledged.
+        var staged = await rig.ScalarAsync<string>(
+            "SELECT coalesce(sum(txns), 0) || ' ' || coalesce(sum(changes), 0) || ' ' || coalesce(max(end_lsn)::text, '0/0') FROM cdc_registry.segments WHERE slot = $1",
+            rig.Slot);
+        var parts = staged.Split(' ');
+        Assert.True(parts[0] == "1" && parts[1] == "10", $"staged {parts[0]} transaction(s), {parts[1]} change(s); expected the small transaction's 1 and 10.\n{DurabilityRig.Tail(host)}");
+        var stagedEnd = (ulong)NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(parts[2]);
+        // The walsender applies the acknowledgement when it reads it, which may be after the host has gone.
+        await rig.WaitConfirmedAsync(stagedEnd, TimeSpan.FromSeconds(30), () => "the staged transaction was not acknowledged");
+        Assert.DoesNotContain("ObjectDisposedException", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Slice failed", log, StringComparison.Ordinal);
     }
 }

@@ -140,13 +140,17 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// <summary>SIGTERM, as a container stop sends: the host shuts down cleanly.</summary>
     public async Task<int> TerminateAsync(TimeSpan timeout)
     {
-        SampleMemory();
-        if (!_process.HasExited)
-        {
-            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
-            await kill.WaitForExitAsync();
-        }
+        await SendTerminateAsync();
         return await WaitExitAsync(timeout);
+    }
+
+    /// <summary>Sends SIGTERM and returns at once, for a test that acts while the host shuts down.</summary>
+    public async Task SendTerminateAsync()
+    {
+        SampleMemory();
+        if (_process.HasExited) return;
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+        await kill.WaitForExitAsync();
     }
 
     public async ValueTask DisposeAsync()

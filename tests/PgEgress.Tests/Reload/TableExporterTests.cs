@@ -9,6 +9,7 @@ using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Staging;
@@ -170,7 +171,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         var (workers, lsn) = await SnapshotAsync(cs, db, 2);
         List<ExportedTable> exported;
         await using (workers)
-            exported = await ExportAsync(new TableExporter(options, store, NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.awkward"]);
+            exported = await ExportAsync(new TableExporter(options, store, new ShutdownBudget(), NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.awkward"]);
 
         var table = Assert.Single(exported);
         var folder = $"app.awkward/{OutputLayout.ReloadBatch(workers.SnapshotTime, 11)}";
@@ -227,7 +228,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
                 UPDATE app.items SET v = 'changed' WHERE id BETWEEN 21 AND 40;
                 ALTER TABLE app.items ADD COLUMN extra int DEFAULT 7;
                 """);
-            var table = Assert.Single(await ExportAsync(new TableExporter(Options(), store, NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.items"]));
+            var table = Assert.Single(await ExportAsync(new TableExporter(Options(), store, new ShutdownBudget(), NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.items"]));
 
             Assert.Equal(["id", "v"], table.Schema.Columns.Select(c => c.Name));
             Assert.Equal(100, table.Rows);
@@ -253,7 +254,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         var logger = new RecordingLogger<TableExporter>();
         var (workers, lsn) = await SnapshotAsync(cs, db, 1);
         await using (workers)
-            await ExportAsync(new TableExporter(Options(), new FileSystemObjectStore(OutputFolder), logger), db, workers, lsn, ["app.shrunk", "app.steady"]);
+            await ExportAsync(new TableExporter(Options(), new FileSystemObjectStore(OutputFolder), new ShutdownBudget(), logger), db, workers, lsn, ["app.shrunk", "app.steady"]);
 
         var warning = Assert.Single(logger.Warnings);
         Assert.Contains("app.shrunk", warning);
@@ -286,7 +287,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
             // New pages, planned (the size is read now) but invisible to the snapshot.
             await ExecAsync(db, "INSERT INTO app.big SELECT g, 'after' FROM generate_series(20001, 25000) g");
             pages = await ScalarAsync<long>(db, "SELECT pg_relation_size('app.big') / current_setting('block_size')::bigint");
-            table = Assert.Single(await ExportAsync(new TableExporter(options, store, NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.big"], progress));
+            table = Assert.Single(await ExportAsync(new TableExporter(options, store, new ShutdownBudget(), NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.big"], progress));
         }
 
         Assert.Equal((pages + 3) / 4, table.Ranges);
@@ -325,7 +326,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         var (workers, lsn) = await SnapshotAsync(cs, db, 1);
         await using (workers)
         {
-            var exported = await ExportAsync(new TableExporter(Options(), new FileSystemObjectStore(OutputFolder), NullLogger<TableExporter>.Instance),
+            var exported = await ExportAsync(new TableExporter(Options(), new FileSystemObjectStore(OutputFolder), new ShutdownBudget(), NullLogger<TableExporter>.Instance),
                 db, workers, lsn, ["app.small", "app.medium", "app.large"]);
             Assert.Equal(["large", "medium", "small"], exported.Select(t => t.Table.Name.Name));
             Assert.Equal([5000L, 500L, 1L], exported.Select(t => t.Rows));
@@ -351,7 +352,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         var (workers, lsn) = await SnapshotAsync(cs, db, 1);
         await using (workers)
         {
-            var table = Assert.Single(await ExportAsync(new TableExporter(options, store, NullLogger<TableExporter>.Instance), db, workers, lsn, [qualified]));
+            var table = Assert.Single(await ExportAsync(new TableExporter(options, store, new ShutdownBudget(), NullLogger<TableExporter>.Instance), db, workers, lsn, [qualified]));
             Assert.Equal(("My Schema", "Odd \"Name\", x"), (table.Schema.Namespace, table.Schema.Name));
             Assert.StartsWith(OutputLayout.TableFolder(new TableName("My Schema", "Odd \"Name\", x")) + "/", table.Path);
             Assert.Equal(expected, await RowsAsync(db, await LoadAsync(db, store, table), columns));
@@ -381,7 +382,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         var (workers, lsn) = await SnapshotAsync(cs, db, 2);
         await using (workers)
         {
-            var table = Assert.Single(await ExportAsync(new TableExporter(options, blobs, NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.wide"]));
+            var table = Assert.Single(await ExportAsync(new TableExporter(options, blobs, new ShutdownBudget(), NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.wide"]));
 
             Assert.True(table.Bytes > 4 << 20, $"{table.Bytes} bytes: the upload should take several 4 MiB blocks");
             Assert.True(table.Ranges > 5, $"{table.Ranges} ranges");
@@ -423,7 +424,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         await using (workers)
         {
             var e = await Assert.ThrowsAsync<PostgresException>(() =>
-                new TableExporter(options, store, NullLogger<TableExporter>.Instance).ExportAsync(workers, tables, lsn, null, (_, _) => Task.FromResult(1), t =>
+                new TableExporter(options, store, new ShutdownBudget(), NullLogger<TableExporter>.Instance).ExportAsync(workers, tables, lsn, null, (_, _) => Task.FromResult(1), t =>
                     {
                         lock (exported) exported.Add(t);
                         return Task.CompletedTask;
@@ -457,7 +458,7 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
         await using (workers)
         {
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-                ExportAsync(new TableExporter(options, store, NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.big"], progress, cancel.Token));
+                ExportAsync(new TableExporter(options, store, new ShutdownBudget(), NullLogger<TableExporter>.Instance), db, workers, lsn, ["app.big"], progress, cancel.Token));
         }
 
         Assert.Empty(await store.ListAsync("", default).ToListAsync());

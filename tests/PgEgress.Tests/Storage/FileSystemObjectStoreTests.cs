@@ -59,6 +59,43 @@ public sealed class FileSystemObjectStoreTests : ObjectStoreContractTests
     }
 
     [Fact]
+    public async Task A_sweep_removes_temporary_files_nobody_wrote_to_for_an_hour_and_keeps_younger_ones()
+    {
+        await PutTextAsync("public.orders/20250101T000000Z/streaming.csv.gz", "rows");
+        var folder = Path.Combine(Root, "public.orders", "20250101T000000Z");
+        var abandoned = Path.Combine(folder, FileSystemObjectStore.TempPrefix + "abandoned");
+        var atRoot = Path.Combine(Root, FileSystemObjectStore.TempPrefix + "abandoned-probe");
+        var live = Path.Combine(folder, FileSystemObjectStore.TempPrefix + "live");
+        foreach (var file in new[] { abandoned, atRoot, live }) await File.WriteAllTextAsync(file, "half");
+        // Last written 61 minutes ago, as after a kill an hour back; the live one was written just now (another process's put).
+        File.SetLastWriteTimeUtc(abandoned, DateTime.UtcNow.AddMinutes(-61));
+        File.SetLastWriteTimeUtc(atRoot, DateTime.UtcNow.AddMinutes(-61));
+        File.SetLastWriteTimeUtc(live, DateTime.UtcNow.AddMinutes(-50));
+
+        Assert.Equal(2, await Store.SweepLeftoversAsync(default));
+
+        Assert.False(File.Exists(abandoned));
+        Assert.False(File.Exists(atRoot));
+        Assert.True(File.Exists(live));
+        Assert.Equal(["public.orders/20250101T000000Z/streaming.csv.gz"], await ListAsync(""));
+    }
+
+    [Fact]
+    public async Task A_sweep_right_after_another_does_not_walk_the_folder_again()
+    {
+        await PutTextAsync("a/b", "x");
+        Assert.Equal(0, await Store.SweepLeftoversAsync(default));
+        var abandoned = Path.Combine(Root, "a", FileSystemObjectStore.TempPrefix + "abandoned");
+        await File.WriteAllTextAsync(abandoned, "half");
+        File.SetLastWriteTimeUtc(abandoned, DateTime.UtcNow.AddHours(-2));
+
+        Assert.Equal(0, await Store.SweepLeftoversAsync(default));
+        Assert.True(File.Exists(abandoned));
+        // A new store (a restarted process) sweeps at once.
+        Assert.Equal(1, await new FileSystemObjectStore(Root).SweepLeftoversAsync(default));
+    }
+
+    [Fact]
     public async Task The_temporary_file_prefix_cannot_name_an_object()
     {
         await Assert.ThrowsAsync<ArgumentException>(() => PutTextAsync("a/" + FileSystemObjectStore.TempPrefix + "x", "x"));

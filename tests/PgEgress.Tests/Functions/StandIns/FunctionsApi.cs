@@ -58,6 +58,10 @@ namespace Microsoft.DurableTask
         public TaskRetryOptions? Retry { get; init; }
     }
     public record StartOrchestrationOptions(string? InstanceId = null, DateTimeOffset? StartAt = null);
+    public abstract class AsyncPageable<T> : IAsyncEnumerable<T> where T : notnull
+    {
+        public virtual IAsyncEnumerator<T> GetAsyncEnumerator(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    }
     public class ContinueAsNewOptions { }
     public class TaskFailedException(string message) : Exception(message) { }
     public class TaskFailureDetails { public string ErrorType { get; set; } = ""; public string ErrorMessage { get; set; } = ""; }
@@ -94,6 +98,8 @@ namespace Microsoft.DurableTask.Client
         public T? ReadInputAs<T>() => default;
     }
     public class TerminateInstanceOptions { public object? Output { get; init; } }
+    public record OrchestrationQuery(DateTimeOffset? CreatedFrom = null, DateTimeOffset? CreatedTo = null, IEnumerable<OrchestrationRuntimeStatus>? Statuses = null,
+        IEnumerable<string>? TaskHubNames = null, string? InstanceIdPrefix = null, int PageSize = 100, bool FetchInputsAndOutputs = false, string? ContinuationToken = null);
     public abstract class DurableTaskClient
     {
         public virtual Task<string> ScheduleNewOrchestrationInstanceAsync(Microsoft.DurableTask.TaskName orchestratorName, CancellationToken cancellation) => throw new NotSupportedException();
@@ -102,6 +108,7 @@ namespace Microsoft.DurableTask.Client
         public abstract Task<string> ScheduleNewOrchestrationInstanceAsync(Microsoft.DurableTask.TaskName orchestratorName, object? input = null, Microsoft.DurableTask.StartOrchestrationOptions? options = null, CancellationToken cancellation = default);
         public virtual Task<OrchestrationMetadata?> GetInstanceAsync(string instanceId, CancellationToken cancellation) => throw new NotSupportedException();
         public abstract Task<OrchestrationMetadata?> GetInstanceAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default);
+        public virtual Microsoft.DurableTask.AsyncPageable<OrchestrationMetadata> GetAllInstancesAsync(OrchestrationQuery? filter = null) => throw new NotSupportedException();
         public virtual Task TerminateInstanceAsync(string instanceId, CancellationToken cancellation) => Task.CompletedTask;
         public virtual Task TerminateInstanceAsync(string instanceId, object? output, CancellationToken cancellation = default) => Task.CompletedTask;
         public virtual Task TerminateInstanceAsync(string instanceId, TerminateInstanceOptions? options = null, CancellationToken cancellation = default) => Task.CompletedTask;

@@ -1,10 +1,16 @@
-// Runs one generation of the Functions app's IngestOrchestrator or ReloadOrchestrator against a scripted orchestration
+// Runs one generation of the Functions app's IngestOrchestrator, ReloadOrchestrator or SinkOrchestrator against a scripted orchestration
 // context, for IngestOrchestratorTests. Compiled with the Functions source and FunctionsApi.cs; not part of the test assembly.
 using System.Text.Json;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgEgress.Core.Configuration;
 using PgEgress.Core.Replication;
 using PgEgress.Functions.Ingest;
+using PgEgress.Functions.Orchestrations;
 using PgEgress.Functions.Reload;
+using PgEgress.Functions.Sinks;
 
 namespace PgEgress.Tests.Functions.StandIns;
 
@@ -22,27 +28,94 @@ public static class OrchestrationProbe
     {
         var start = IngestState.Start("pgegress", TimeSpan.FromSeconds(10)) with { Prepared = prepared };
         // The input arrives serialized, as from the client or the previous generation.
-        var context = new ScriptedContext(JsonSerializer.Serialize<object>(start, Worker), outcomes, typeof(IngestState));
+        var context = new ScriptedContext(IngestOrchestrator.InstanceIdFor("pgegress"), JsonSerializer.Serialize<object>(start, Worker), outcomes, typeof(IngestState));
         await IngestOrchestrator.Run(context);
         return string.Join("\n", context.Trace);
     }
 
-    /// <summary>One generation of the reload orchestrator; <paramref name="outcomes"/>: tables exported ("0", "2") or "fail".</summary>
+    /// <summary>One generation of the reload orchestrator; <paramref name="outcomes"/>: tables exported ("0", "2") or "fail", then "true"/"false" for TargetConfigured.</summary>
     public static async Task<string> RunReloadAsync(string[] outcomes)
     {
-        var context = new ScriptedContext(JsonSerializer.Serialize("pgegress", Worker), outcomes, typeof(string));
+        var context = new ScriptedContext(ReloadOrchestrator.InstanceIdFor("pgegress"), JsonSerializer.Serialize("pgegress", Worker), outcomes, typeof(string));
         await ReloadOrchestrator.Run(context);
         return string.Join("\n", context.Trace);
     }
 
-    private sealed class ScriptedContext(string input, string[] outcomes, Type stateType) : TaskOrchestrationContext
+    /// <summary>One generation of the orchestrator of sink "hook"; <paramref name="outcomes"/>: "true"/"false" (caught up) or "fail", then "true"/"false" for TargetConfigured.</summary>
+    public static async Task<string> RunSinkAsync(string[] outcomes)
+    {
+        var context = new ScriptedContext(SinkOrchestrator.InstanceIdFor("pgegress", "hook"), JsonSerializer.Serialize("hook", Worker), outcomes, typeof(string));
+        await SinkOrchestrator.Run(context);
+        return string.Join("\n", context.Trace);
+    }
+
+    /// <summary>
+    /// One watchdog tick against a task hub holding <paramref name="running"/> (instance ids, all running): one line per
+    /// start and per termination it asks of the client.
+    /// </summary>
+    public static async Task<string> RunWatchdogAsync(PgEgressOptions options, string[] running)
+    {
+        var client = new ScriptedClient(running);
+        await new Watchdog(new EternalOrchestrations(options), NullLogger<Watchdog>.Instance).Run(new TimerInfo(), client, new ScriptedFunctionContext());
+        return string.Join("\n", client.Trace);
+    }
+
+    /// <summary>The instance ids among <paramref name="instanceIds"/> that the configuration no longer names.</summary>
+    public static string[] Orphans(PgEgressOptions options, string[] instanceIds) => [.. new EternalOrchestrations(options).Orphans(instanceIds)];
+
+    private sealed class ScriptedFunctionContext : FunctionContext
+    {
+        public override CancellationToken CancellationToken { get; set; }
+    }
+
+    private sealed class ScriptedClient(string[] running) : DurableTaskClient
+    {
+        public List<string> Trace { get; } = [];
+
+        public override Task<OrchestrationMetadata?> GetInstanceAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+            Task.FromResult(running.Contains(instanceId) ? new OrchestrationMetadata("x", instanceId) { RuntimeStatus = OrchestrationRuntimeStatus.Running } : null);
+
+        public override Task<string> ScheduleNewOrchestrationInstanceAsync(TaskName orchestratorName, object? input = null, StartOrchestrationOptions? options = null, CancellationToken cancellation = default)
+        {
+            Trace.Add($"start {options?.InstanceId}");
+            return Task.FromResult(options?.InstanceId ?? "");
+        }
+
+        public override AsyncPageable<OrchestrationMetadata> GetAllInstancesAsync(OrchestrationQuery? filter = null)
+        {
+            // As the service filters: by prefix and status.
+            var statuses = filter?.Statuses?.ToList() ?? [];
+            return new Listed([.. running.Where(id => id.StartsWith(filter?.InstanceIdPrefix ?? "", StringComparison.Ordinal) && statuses.Contains(OrchestrationRuntimeStatus.Running))
+                .Select(id => new OrchestrationMetadata("x", id) { RuntimeStatus = OrchestrationRuntimeStatus.Running })]);
+        }
+
+        public override Task TerminateInstanceAsync(string instanceId, object? output, CancellationToken cancellation = default)
+        {
+            Trace.Add($"terminate {instanceId}");
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class Listed(List<OrchestrationMetadata> instances) : AsyncPageable<OrchestrationMetadata>
+    {
+        public override async IAsyncEnumerator<OrchestrationMetadata> GetAsyncEnumerator(CancellationToken cancellationToken = default)
+        {
+            foreach (var instance in instances)
+            {
+                await Task.Yield();
+                yield return instance;
+            }
+        }
+    }
+
+    private sealed class ScriptedContext(string instanceId, string input, string[] outcomes, Type stateType) : TaskOrchestrationContext
     {
         private readonly Queue<string> _outcomes = new(outcomes);
         private static readonly DateTime Now = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
         public List<string> Trace { get; } = [];
 
-        public override string InstanceId => IngestOrchestrator.InstanceIdFor("pgegress");
+        public override string InstanceId => instanceId;
         public override DateTime CurrentUtcDateTime => Now;
         public override bool IsReplaying => false;
         public override T? GetInput<T>() where T : default => JsonSerializer.Deserialize<T>(input, Worker);
