@@ -86,6 +86,11 @@ public sealed class BatchFlusher(
                 [.. files.Select(f => new FlushedFile(f.Table.ToString(), f.Path, f.Rows, f.Bytes, PgText.Lsn(f.StartLsn), PgText.Lsn(f.EndLsn)))], deleted,
                 [.. failed.Select(f => new FailedTable(f.Key.ToString(), f.Value))]);
         }
+        catch (OperationCanceledException) when (shutdown.Token.IsCancellationRequested)
+        {
+            logger.LogWarning("The shutdown budget ran out while batch {Batch} was being written or registered: it is left unregistered, and the next flush writes its changes again", batch);
+            throw;
+        }
         finally
         {
             Directory.Delete(work, recursive: true);

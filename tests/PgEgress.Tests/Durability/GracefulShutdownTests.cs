@@ -136,9 +136,9 @@ public sealed class GracefulShutdownTests(PostgresFixture pg, ITestOutputHelper 
         var took = clock.Elapsed;
         output.WriteLine($"exited with {code} {took.TotalSeconds:0.0} s after SIGTERM");
 
-        // The Host's shutdown timeout is 30 s and the budget two thirds of it: the hung step is cancelled at 20 s and the
-        // host exits before it would give up waiting for its services.
-        Assert.True(took < TimeSpan.FromSeconds(27), $"the host took {took.TotalSeconds:0.0} s to exit after SIGTERM.\n{DurabilityRig.Tail(host)}");
+        // The Host's shutdown timeout is 30 s and the budget two thirds of it: the hung step is given up at 20 s, by the
+        // budget (its log line), not by the host ceasing to wait for its services at 30 s.
+        Assert.Contains(host.StandardOutput, l => l.Contains("shutdown budget ran out while batch", StringComparison.Ordinal));
         Assert.True(took > TimeSpan.FromSeconds(19), $"the hung upload was given up {took.TotalSeconds:0.0} s after SIGTERM, before its budget");
         Assert.Equal(0, code);
         Assert.DoesNotContain(host.StandardOutput, l => l.Contains("Flushed batch", StringComparison.Ordinal));
