@@ -1,3 +1,5 @@
+using Npgsql;
+using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Sinks.Postgres;
 using PgEgress.Core.Staging;
@@ -259,6 +261,33 @@ public sealed class PostgresTargetApplierTests(PostgresFixture pg)
 
         Assert.Equal(0, await rig.CountTargetAsync("public.doc"));
         Assert.Equal(0UL, await applier.GetAppliedLsnAsync(None));
+    }
+
+    [Fact]
+    public async Task A_target_that_is_the_source_under_another_name_is_refused_and_another_database_of_the_server_is_not()
+    {
+        await using var rig = await RigAsync();
+        var source = new NpgsqlConnectionStringBuilder(rig.Source.ConnectionString);
+        Assert.Equal("127.0.0.1", source.Host);
+        var aliases = new[]
+        {
+            new NpgsqlConnectionStringBuilder(source.ConnectionString) { Host = "localhost" },
+            new NpgsqlConnectionStringBuilder(source.ConnectionString) { ApplicationName = "elsewhere", Timeout = 7, Pooling = false },
+        };
+        foreach (var alias in aliases)
+        {
+            var error = await Assert.ThrowsAsync<ConfigurationException>(() => rig.Applier(target: alias.ConnectionString).GetAppliedLsnAsync(None));
+            Assert.StartsWith("PgEgress:Sinks:mirror:ConnectionString points at the source database itself", error.Message);
+        }
+        // Refused before anything was written there.
+        await using (var cmd = rig.Source.CreateCommand("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgegress'"))
+            Assert.Equal(0L, await cmd.ExecuteScalarAsync());
+
+        // The target database lives on the same server: that is no reason to refuse it.
+        var target = new NpgsqlConnectionStringBuilder(rig.TargetConnectionString);
+        Assert.Equal((source.Host, source.Port), (target.Host, target.Port));
+        await rig.Applier().EnsureNotSourceAsync(None);
+        Assert.Equal(0UL, await rig.Applier(target: new NpgsqlConnectionStringBuilder(rig.TargetConnectionString) { Host = "localhost" }.ConnectionString).GetAppliedLsnAsync(None));
     }
 
     [Fact]
