@@ -130,8 +130,7 @@ public sealed class PostgresTargetApplier(string sinkName, SinkOptions options, 
             return known;
         // The statements before belong before any DDL.
         await batch.FlushAsync(ct);
-        var statements = new TargetStatements(sinkName, relation);
-        await TargetTableSetup.PrepareAsync(conn, sinkName, options.CreateTables, statements, logger, ct);
+        var statements = new TargetStatements(relation, await TargetTableSetup.PrepareAsync(conn, sinkName, options.CreateTables, relation, logger, ct));
         _tables[key] = statements;
         return statements;
     }
