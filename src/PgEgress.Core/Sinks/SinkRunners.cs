@@ -32,7 +32,7 @@ public sealed class SinkRunners : IAsyncDisposable
                 var applier = new PostgresTargetApplier(name, sink, ct => DatabaseIdentity.ReadAsync(source, ct), loggers.CreateLogger<PostgresTargetApplier>());
                 _owned.Add(applier);
                 _targets.Add(applier);
-                _runners[name] = new PostgresSinkRunner(name, sink, _slot, applier, log, registry, counters, logger);
+                _runners[name] = new PostgresSinkRunner(name, sink, _slot, applier, log, registry, new SetAsideTables(name, store, counters, logger), counters, logger);
                 continue;
             }
             IEventEndpoint endpoint = sink.Kind == SinkKind.Hook0 ? new Hook0Endpoint(_slot, sink) : new CloudEventsEndpoint(_slot, sink, clock);
