@@ -34,12 +34,13 @@ public sealed class PostgresSinkRunner(
         var clock = Stopwatch.StartNew();
         var consumer = SinkRunners.Consumer(name);
         var cursor = (await registry.GetCursorAsync(slot, consumer, ct))?.Lsn ?? 0;
-        var position = Math.Max(cursor, await applier.GetAppliedLsnAsync(ct));
-        var start = position;
+        var (start, position) = (cursor, cursor);
         var filter = new SinkFilter(options);
         var caughtUp = false;
         try
         {
+            // Inside the try: a target that cannot be reached (or is the source) shows in the sink's status.
+            position = start = Math.Max(cursor, await applier.GetAppliedLsnAsync(ct));
             while (clock.Elapsed < budget && !ct.IsCancellationRequested)
             {
                 var before = position;

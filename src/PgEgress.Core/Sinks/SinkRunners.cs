@@ -14,6 +14,8 @@ public sealed class SinkRunners : IAsyncDisposable
     private readonly Dictionary<string, ISinkRunner> _runners = new(StringComparer.Ordinal);
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<HttpClient> _clients = [];
+    private static readonly TimeSpan TargetCheckTimeout = TimeSpan.FromSeconds(5);
+
     private readonly List<PostgresTargetApplier> _targets = [];
     private readonly RegistryStore _registry;
     private readonly string _slot;
@@ -69,11 +71,14 @@ public sealed class SinkRunners : IAsyncDisposable
     {
         foreach (var target in _targets)
         {
+            // A target that is down must not hold the start up for long either.
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            patience.CancelAfter(TargetCheckTimeout);
             try
             {
-                await target.EnsureNotSourceAsync(ct);
+                await target.EnsureNotSourceAsync(patience.Token);
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            catch (Exception e) when (e is NpgsqlException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
                 _logger.LogWarning("A Postgres sink's target or the source cannot be reached now ({Error}); the sink checks that its target is not the source before it applies anything", e.Message);
             }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
+using PgEgress.Core.Health;
 using PgEgress.Core.Sinks;
 using PgEgress.Tests.Durability;
 using PgEgress.Tests.Fixtures;
@@ -131,6 +132,33 @@ public sealed class PostgresSinkEndToEndTests(PostgresFixture pg) : IDisposable
         var letter = (await JsonDocument.ParseAsync(stream)).RootElement;
         Assert.Equal("app.bad", letter.GetProperty("table").GetString());
         Assert.Contains("app.mood", letter.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_target_that_is_down_at_start_does_not_stop_the_pipeline_and_the_sink_says_why()
+    {
+        var cs = await pg.CreateUniqueDatabaseAsync("pgsink_down_src");
+        await using var db = NpgsqlDataSource.Create(cs);
+        await WebhookSinkTests.Exec(db, "CREATE SCHEMA app; CREATE TABLE app.good (id int PRIMARY KEY)");
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "down"));
+        options.Sinks["mirror"] = new SinkOptions
+        {
+            Kind = SinkKind.Postgres, CreateTables = true,
+            ConnectionString = $"Host=127.0.0.1;Port={HostProcess.HostSettings.ClosedLoopbackPort()};Database=mirror;Username=postgres;Timeout=2",
+        };
+
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.good VALUES (1)");
+        await pipeline.FlushAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        SinkStatus status;
+        while ((status = (await pipeline.Get<StatusReader>().ReadAsync(default)).Sinks.Single(x => x.Name == "mirror")).LastError is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the sink reports nothing: {status}");
+            await Task.Delay(50);
+        }
+        Assert.Equal(0, status.Delivered);
     }
 
     private static async Task WaitSinkCaughtUpAsync(HostProcess.HostProcess host, string sink)
