@@ -138,7 +138,7 @@ public static class SinkBench
                 options.Sinks[SinkName(workers, batch, run)] = Http(workers, batch, Table);
         options.Sinks[LatencySink] = Http(8, 50, LatencyTable);
         var errors = new List<string>();
-        foreach (var (name, sink) in options.Sinks) SinkValidator.Validate(name, sink, connectionString, errors);
+        foreach (var (name, sink) in options.Sinks) SinkValidator.Validate(name, sink, ListenAddresses.None, errors);
         if (errors.Count > 0) throw new InvalidOperationException(string.Join("; ", errors));
         return options;
     }

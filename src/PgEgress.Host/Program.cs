@@ -26,7 +26,7 @@ catch (InvalidOperationException e)
 {
     return Fail("configuration error", e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}", 2);
 }
-var errors = OptionsValidator.Validate(options);
+var errors = OptionsValidator.Validate(options, ListenAddresses.From(builder.Configuration));
 if (errors.Count > 0) return Fail("configuration error", string.Join("; ", errors), 2);
 
 try
@@ -51,6 +51,10 @@ try
 catch (PipelineSetupException e)
 {
     return Fail("startup error", e.Message, 1);
+}
+catch (ConfigurationException e)
+{
+    return Fail("configuration error", e.Message, 2);
 }
 catch (ArgumentException e)
 {

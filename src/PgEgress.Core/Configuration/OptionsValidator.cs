@@ -7,7 +7,8 @@ namespace PgEgress.Core.Configuration;
 /// <summary>Checks the configuration before anything starts; each problem is one sentence naming the setting.</summary>
 public static class OptionsValidator
 {
-    public static List<string> Validate(PgEgressOptions o)
+    /// <param name="own">Where this process's own API listens (the Host), so that no sink is aimed at it.</param>
+    public static List<string> Validate(PgEgressOptions o, ListenAddresses? own = null)
     {
         var errors = new List<string>();
         const string s = PgEgressOptions.SectionName;
@@ -57,7 +58,7 @@ public static class OptionsValidator
         if (o.Reload.SplitAboveBytes < 1) errors.Add($"{s}:Reload:SplitAboveBytes must be at least 1");
         if (o.Reload.RangeBytes < 8192) errors.Add($"{s}:Reload:RangeBytes must be at least 8192 (one page)");
 
-        foreach (var (name, sink) in o.Sinks) SinkValidator.Validate(name, sink, o.Source.ConnectionString, errors);
+        foreach (var (name, sink) in o.Sinks) SinkValidator.Validate(name, sink, own ?? ListenAddresses.None, errors);
 
         if (string.IsNullOrWhiteSpace(o.WorkDirectory)) errors.Add($"{s}:WorkDirectory must not be empty");
         return errors;

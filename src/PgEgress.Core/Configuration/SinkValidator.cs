@@ -26,7 +26,8 @@ public static partial class SinkValidator
         "webhook-id", "webhook-timestamp", "webhook-signature",
     };
 
-    public static void Validate(string name, SinkOptions sink, string sourceConnectionString, List<string> errors)
+    /// <param name="own">Where this process's API listens: a sink aimed at it is refused.</param>
+    public static void Validate(string name, SinkOptions sink, ListenAddresses own, List<string> errors)
     {
         var s = $"{PgEgressOptions.SectionName}:Sinks:{Printable(name)}";
         if (!SinkName().IsMatch(name))
@@ -58,7 +59,7 @@ public static partial class SinkValidator
         switch (sink.Kind)
         {
             case SinkKind.Http:
-                CheckUrl(s, sink.Url, errors);
+                if (CheckUrl(s, sink.Url, "AuthHeaderName and AuthHeaderValue (e.g. Authorization: Basic …)", errors) is { } url) CheckNotOwnApi(s, url, own, errors);
                 if (sink.Method.ToUpperInvariant() is not ("POST" or "PUT"))
                     errors.Add($"{s}:Method must be POST or PUT (got '{Printable(sink.Method)}')");
                 if (sink.AuthHeaderName.Length > 0 && !HeaderName().IsMatch(sink.AuthHeaderName))
@@ -78,9 +79,13 @@ public static partial class SinkValidator
                 if (sink.BatchMaxWait < TimeSpan.Zero) errors.Add($"{s}:BatchMaxWait must not be negative");
                 break;
             case SinkKind.Hook0:
-                if (CheckUrl(s, sink.Url, errors) is { } api && api.AbsolutePath.TrimEnd('/') is var path
-                    && (path.EndsWith("/api/v1", StringComparison.OrdinalIgnoreCase) || path.EndsWith("/api/v1/event", StringComparison.OrdinalIgnoreCase)))
-                    errors.Add($"{s}:Url must be Hook0's base URL (e.g. https://app.hook0.com), without {path[path.LastIndexOf("/api/v1", StringComparison.OrdinalIgnoreCase)..]}: PgEgress adds /api/v1/event/");
+                if (CheckUrl(s, sink.Url, "Token (Hook0 takes a service token, not a user and password)", errors) is { } api)
+                {
+                    var path = api.AbsolutePath.TrimEnd('/');
+                    if (path.EndsWith("/api/v1", StringComparison.OrdinalIgnoreCase) || path.EndsWith("/api/v1/event", StringComparison.OrdinalIgnoreCase))
+                        errors.Add($"{s}:Url must be Hook0's base URL (e.g. https://app.hook0.com), without {path[path.LastIndexOf("/api/v1", StringComparison.OrdinalIgnoreCase)..]}: PgEgress adds /api/v1/event/");
+                    else CheckNotOwnApi(s, new Uri(sink.Url.TrimEnd('/') + "/api/v1/event/"), own, errors);
+                }
                 if (string.IsNullOrWhiteSpace(sink.Token)) errors.Add($"{s}:Token is required (a Hook0 service token)");
                 else if (sink.Token.Any(char.IsWhiteSpace) || !IsHeaderValue(sink.Token))
                     errors.Add($"{s}:Token must be the service token alone: no spaces, line breaks or other characters outside printable ASCII");
@@ -88,13 +93,14 @@ public static partial class SinkValidator
                     errors.Add($"{s}:ApplicationId must be the Hook0 application's UUID, as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (got '{Printable(sink.ApplicationId)}')");
                 break;
             case SinkKind.Postgres:
-                CheckTarget(s, sink.ConnectionString, sourceConnectionString, errors);
+                CheckTarget(s, sink.ConnectionString, errors);
                 break;
         }
     }
 
     /// <summary>The URL when it is an absolute http(s) URL. Not echoed: a webhook URL often carries a secret (user info, a token in the path or query).</summary>
-    private static Uri? CheckUrl(string s, string url, List<string> errors)
+    /// <param name="credentials">The setting that carries credentials instead of the URL.</param>
+    private static Uri? CheckUrl(string s, string url, string credentials, List<string> errors)
     {
         if (string.IsNullOrWhiteSpace(url))
         {
@@ -111,7 +117,19 @@ public static partial class SinkValidator
             errors.Add($"{s}:Url must be an http or https URL (got a {uri.Scheme} URL)");
             return null;
         }
+        // HttpClient sends no Authorization for user info in a URL: every request would go out unauthenticated.
+        if (uri.UserInfo.Length > 0)
+        {
+            errors.Add($"{s}:Url carries credentials (user:password@host), which are never sent; remove them and use {credentials}");
+            return null;
+        }
         return uri;
+    }
+
+    private static void CheckNotOwnApi(string s, Uri url, ListenAddresses own, List<string> errors)
+    {
+        if (url.AbsolutePath.StartsWith("/api/", StringComparison.OrdinalIgnoreCase) && own.Reaches(url) is { } address)
+            errors.Add($"{s}:Url points at this PgEgress's own API (listening on {address}): every change would call PgEgress itself; use the receiver's URL");
     }
 
     private static bool IsHeaderValue(string value) => value.All(c => c is >= ' ' and <= '~' or '\t');
@@ -125,14 +143,14 @@ public static partial class SinkValidator
         return Convert.TryFromBase64String(secret[6..], bytes, out var n) && n is >= 24 and <= 64;
     }
 
-    private static void CheckTarget(string s, string connectionString, string source, List<string> errors)
+    private static void CheckTarget(string s, string connectionString, List<string> errors)
     {
         if (string.IsNullOrWhiteSpace(connectionString))
         {
             errors.Add($"{s}:ConnectionString is required (the target database's Npgsql connection string)");
             return;
         }
-        NpgsqlConnectionStringBuilder target, from;
+        NpgsqlConnectionStringBuilder target;
         try
         {
             target = new NpgsqlConnectionStringBuilder(connectionString);
@@ -142,18 +160,8 @@ public static partial class SinkValidator
             errors.Add($"{s}:ConnectionString is not a valid connection string");
             return;
         }
+        // Whether it is the source itself is asked of the two databases at start (PostgresTargetApplier.EnsureNotSourceAsync):
+        // one server has many names.
         if (string.IsNullOrEmpty(target.Host)) errors.Add($"{s}:ConnectionString has no Host");
-        try
-        {
-            from = new NpgsqlConnectionStringBuilder(source);
-        }
-        catch (ArgumentException)
-        {
-            return; // reported as the source's problem
-        }
-        // Applying the stream to the source itself would feed every change back into the stream.
-        if (string.Equals(target.Host, from.Host, StringComparison.OrdinalIgnoreCase) && target.Port == from.Port
-            && string.Equals(target.Database, from.Database, StringComparison.Ordinal))
-            errors.Add($"{s}:ConnectionString points at the source database itself; use another database");
     }
 }

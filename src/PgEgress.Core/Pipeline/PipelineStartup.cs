@@ -13,6 +13,7 @@ namespace PgEgress.Core.Pipeline;
 /// Idempotent: every step tolerates having run before.
 /// </summary>
 /// <exception cref="PipelineSetupException">The store or the source cannot be used; the message says why.</exception>
+/// <exception cref="Configuration.ConfigurationException">A sink's target is the source.</exception>
 public sealed class PipelineStartup(IObjectStore store, SourceSetup setup, SinkRunners sinks)
 {
     public async Task RunAsync(CancellationToken ct)
@@ -26,6 +27,8 @@ public sealed class PipelineStartup(IObjectStore store, SourceSetup setup, SinkR
         {
             throw new PipelineSetupException($"the store {store.Describe} is not usable: {e.Message}", e);
         }
+        // A sink applying to the source itself is a configuration error, found before a slot is made for it.
+        await sinks.CheckTargetsAsync(ct);
         await setup.RunAsync(ct);
         await sinks.EnsureCursorsAsync(ct);
     }

@@ -55,7 +55,7 @@ public sealed class CloudEventsEndpoint(string slot, SinkOptions options, TimePr
 
     public DeliveryOutcome Classify(HttpStatusCode status) => IEventEndpoint.Common(status);
 
-    public Task PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct) => Task.CompletedTask;
+    public Task<HttpResponseMessage?> PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct) => Task.FromResult<HttpResponseMessage?>(null);
 
     private void WriteEvent(Utf8JsonWriter w, SinkEvent e)
     {

@@ -79,7 +79,7 @@ public sealed class EventDelivery
         {
             using var response = await _pipeline.ExecuteAsync(async token =>
             {
-                await _endpoint.PrepareAsync(batch, _http, token);
+                if (await _endpoint.PrepareAsync(batch, _http, token) is { } refusal) return refusal;
                 using var request = _endpoint.Build(batch);
                 return await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token);
             }, ct);

@@ -28,16 +28,16 @@ public sealed class Hook0Endpoint(string slot, SinkOptions options) : IEventEndp
         {
             ["application_id"] = options.ApplicationId,
             ["event_id"] = EventId(slot, e),
-            ["event_type"] = e.EventType,
+            ["event_type"] = Hook0EventType.Of(e).Name,
             ["payload"] = Encoding.UTF8.GetString(ChangeJson.Serialize(e, slot)),
             ["payload_content_type"] = "application/json",
             ["occurred_at"] = DateTime.SpecifyKind(e.Txn.CommitTimestamp, DateTimeKind.Utc),
-            // Hook0 wants 1 to 10 labels of 1 to 50 characters; a table name can be longer.
+            // Hook0 wants 1 to 10 labels of 1 to 50 bytes; a table name can be longer.
             ["labels"] = new Dictionary<string, string>
             {
-                ["table"] = Clip(e.Row.Relation.QualifiedName),
+                ["table"] = Hook0Text.Label(e.Row.Relation.QualifiedName),
                 ["operation"] = e.Operation,
-                ["pipeline"] = Clip(slot),
+                ["pipeline"] = Hook0Text.Label(slot),
             },
         };
         var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = JsonContent(body) };
@@ -50,32 +50,42 @@ public sealed class Hook0Endpoint(string slot, SinkOptions options) : IEventEndp
 
     /// <summary>
     /// Hook0 refuses an event whose type the application does not have (400 EventTypeDoesNotExist), so each type is
-    /// created once per process before its first event: POST /api/v1/event_types/ {service: schema, resource_type:
-    /// table, verb}; 201 and 409 (it exists) both do. A failure is thrown and retried with the send.
+    /// created once per process before its first event: POST /api/v1/event_types/ {service, resource_type, verb}; 201 and
+    /// 409 (it exists) both do. Any other answer is returned as the answer to the event, so that delivery retries what
+    /// may pass later and dead-letters what Hook0 refuses for good (a 422) instead of stalling every table behind it.
     /// </summary>
-    public async Task PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct)
+    public async Task<HttpResponseMessage?> PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct)
     {
         foreach (var e in batch)
         {
-            var type = e.EventType;
-            if (_types.ContainsKey(type)) continue;
+            var type = Hook0EventType.Of(e);
+            if (_types.ContainsKey(type.Name)) continue;
             using var request = new HttpRequestMessage(HttpMethod.Post, _eventTypes)
             {
                 Content = JsonContent(new Dictionary<string, object>
                 {
                     ["application_id"] = options.ApplicationId,
-                    ["service"] = e.Row.Relation.Namespace,
-                    ["resource_type"] = e.Row.Relation.Name,
-                    ["verb"] = type[(type.LastIndexOf('.') + 1)..],
+                    ["service"] = type.Service,
+                    ["resource_type"] = type.ResourceType,
+                    ["verb"] = type.Verb,
                 }),
             };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
-            using var response = await http.SendAsync(request, ct);
+            var response = await http.SendAsync(request, ct);
             if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.Conflict)
-                throw new HttpRequestException($"Hook0 did not create event type {type}: HTTP {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}",
-                    null, response.StatusCode);
-            _types[type] = true;
+            {
+                var refusal = new HttpResponseMessage(response.StatusCode)
+                {
+                    Content = new StringContent($"Hook0 did not create the event type {type.Name}: {await response.Content.ReadAsStringAsync(ct)}"),
+                };
+                refusal.Headers.RetryAfter = response.Headers.RetryAfter;
+                response.Dispose();
+                return refusal;
+            }
+            response.Dispose();
+            _types[type.Name] = true;
         }
+        return null;
     }
 
     private static ByteArrayContent JsonContent(object body)
@@ -95,6 +105,4 @@ public sealed class Hook0Endpoint(string slot, SinkOptions options) : IEventEndp
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
         return new Guid(hash.AsSpan(0, 16), bigEndian: true);
     }
-
-    private static string Clip(string value) => value.Length <= 50 ? value : value[..50];
 }

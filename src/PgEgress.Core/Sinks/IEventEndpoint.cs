@@ -26,8 +26,11 @@ public interface IEventEndpoint
 
     DeliveryOutcome Classify(HttpStatusCode status);
 
-    /// <summary>Whatever the endpoint needs before it can take the batch (Hook0: its event types); retried with the send.</summary>
-    Task PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct);
+    /// <summary>
+    /// Whatever the endpoint needs before it can take the batch (Hook0: its event types); retried with the send. Null when
+    /// ready; otherwise the endpoint's refusal, which stands for the answer to the batch (retried or dead-lettered like one).
+    /// </summary>
+    Task<HttpResponseMessage?> PrepareAsync(IReadOnlyList<SinkEvent> batch, HttpClient http, CancellationToken ct);
 
     /// <summary>The classification every endpoint shares for statuses with no meaning of their own.</summary>
     public static DeliveryOutcome Common(HttpStatusCode status) => (int)status switch

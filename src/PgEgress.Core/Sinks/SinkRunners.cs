@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Sinks.Postgres;
@@ -13,22 +14,27 @@ public sealed class SinkRunners : IAsyncDisposable
     private readonly Dictionary<string, ISinkRunner> _runners = new(StringComparer.Ordinal);
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<HttpClient> _clients = [];
+    private static readonly TimeSpan TargetCheckTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly List<PostgresTargetApplier> _targets = [];
     private readonly RegistryStore _registry;
     private readonly string _slot;
+    private readonly ILogger _logger;
 
-    public SinkRunners(PgEgressOptions options, IObjectStore store, RegistryStore registry, StagedLog log, SinkMetrics metrics,
+    public SinkRunners(PgEgressOptions options, NpgsqlDataSource source, IObjectStore store, RegistryStore registry, StagedLog log, SinkMetrics metrics,
         TimeProvider clock, ILoggerFactory loggers)
     {
-        (_registry, _slot) = (registry, options.Source.Slot);
+        (_registry, _slot, _logger) = (registry, options.Source.Slot, loggers.CreateLogger<SinkRunners>());
         foreach (var (name, sink) in options.Sinks.Where(s => s.Value.Enabled).OrderBy(s => s.Key, StringComparer.Ordinal))
         {
             var logger = loggers.CreateLogger($"PgEgress.Sinks.{name}");
             var counters = metrics.For(name);
             if (sink.Kind == SinkKind.Postgres)
             {
-                var applier = new PostgresTargetApplier(name, sink, loggers.CreateLogger<PostgresTargetApplier>());
+                var applier = new PostgresTargetApplier(name, sink, ct => DatabaseIdentity.ReadAsync(source, ct), loggers.CreateLogger<PostgresTargetApplier>());
                 _owned.Add(applier);
-                _runners[name] = new PostgresSinkRunner(name, sink, _slot, applier, log, registry, counters, logger);
+                _targets.Add(applier);
+                _runners[name] = new PostgresSinkRunner(name, sink, _slot, applier, log, registry, new SetAsideTables(name, store, counters, logger), counters, logger);
                 continue;
             }
             IEventEndpoint endpoint = sink.Kind == SinkKind.Hook0 ? new Hook0Endpoint(_slot, sink) : new CloudEventsEndpoint(_slot, sink, clock);
@@ -55,6 +61,29 @@ public sealed class SinkRunners : IAsyncDisposable
     public IReadOnlyCollection<string> Names => _runners.Keys;
 
     public ISinkRunner? For(string name) => _runners.GetValueOrDefault(name);
+
+    /// <summary>
+    /// Refuses, before the source is set up, a Postgres sink whose target is the source. A database that cannot be reached
+    /// now is checked again before that sink's first apply (a target that is down must not stop the pipeline).
+    /// </summary>
+    /// <exception cref="ConfigurationException">A target is the source.</exception>
+    public async Task CheckTargetsAsync(CancellationToken ct)
+    {
+        foreach (var target in _targets)
+        {
+            // A target that is down must not hold the start up for long either.
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            patience.CancelAfter(TargetCheckTimeout);
+            try
+            {
+                await target.EnsureNotSourceAsync(patience.Token);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                _logger.LogWarning("A Postgres sink's target or the source cannot be reached now ({Error}); the sink checks that its target is not the source before it applies anything", e.Message);
+            }
+        }
+    }
 
     /// <summary>Gives every enabled sink a cursor before anything could delete the segments it has yet to deliver.</summary>
     public async Task EnsureCursorsAsync(CancellationToken ct)

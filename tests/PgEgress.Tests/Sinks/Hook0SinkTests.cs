@@ -68,7 +68,7 @@ public sealed class Hook0SinkTests(PostgresFixture pg, ITestOutputHelper output)
 
         Assert.Empty(hook0.Violations);
         Assert.Equal(WorkloadTotal, hook0.Ingested.Count);
-        Assert.Equal(WorkloadEvents.OrderBy(e => e.Key), hook0.Ingested.Values.GroupBy(e => e.EventType).Select(g => KeyValuePair.Create(g.Key, g.Count())).OrderBy(e => e.Key));
+        Assert.Equal(WorkloadEvents.OrderBy(e => e.Key), hook0.Ingested.Values.GroupBy(Change).Select(g => KeyValuePair.Create(g.Key, g.Count())).OrderBy(e => e.Key));
         // Once: no event was sent again after Hook0 had taken it.
         Assert.Empty(hook0.Conflicts);
         Assert.True(hook0.Count(429) > 0 && hook0.Count(503) > 0, "the fake never failed: " + hook0.Describe());
@@ -77,9 +77,10 @@ public sealed class Hook0SinkTests(PostgresFixture pg, ITestOutputHelper output)
         foreach (var e in hook0.Ingested.Values)
             Assert.Equal(Uuid5(Hook0Namespace, $"{options.Source.Slot}/{e.Payload.GetProperty("id").GetString()}"), e.EventId);
 
-        // The labels: the long table's name clipped to Hook0's 50 characters, the short one whole.
-        var longLabel = hook0.Ingested.Values.First(e => e.EventType.StartsWith($"app.{LongTable}.", StringComparison.Ordinal)).Labels["table"];
-        Assert.Equal($"app.{LongTable}"[..50], longLabel);
+        // The long table's name as the event type's resource_type and in the table label: fitted to Hook0's 50, the short one whole.
+        var longEvent = hook0.Ingested.Values.First(e => Change(e).StartsWith($"app.{LongTable}.", StringComparison.Ordinal));
+        Assert.Equal($"app.{LongTable[..41]}~{Sha256Hex(LongTable)}.{longEvent.EventType.Split('.')[^1]}", longEvent.EventType);
+        Assert.Equal($"app.{LongTable[..37]}~{Sha256Hex($"app.{LongTable}")}", longEvent.Labels["table"]);
         Assert.Equal("app.items", hook0.Ingested.Values.First(e => e.EventType == "app.items.inserted").Labels["table"]);
 
         // The payload is the change: the key-changing update as D of 1 then I of 100 in one transaction, consecutive seq.
@@ -198,6 +199,75 @@ public sealed class Hook0SinkTests(PostgresFixture pg, ITestOutputHelper output)
         Assert.Equal(0, sink.LagBytes);
     }
 
+    /// <summary>Table names Hook0 cannot take as they are: 63 bytes, two sharing their first 56, and multi-byte characters.</summary>
+    private static readonly string[] OddTables =
+    [
+        new string('x', 56) + "_alpha1",
+        new string('x', 56) + "_beta22",
+        // 31 characters in 62 bytes: a whole resource_type (Hook0 counts characters), a clipped label (it counts bytes).
+        new string('ü', 31),
+        "t" + string.Concat(Enumerable.Repeat("😀", 15)),
+        new string('表', 21),
+    ];
+
+    [Fact]
+    public async Task Tables_whose_names_exceed_Hook0s_limits_are_delivered_under_fitted_distinct_names()
+    {
+        Assert.All(OddTables, t => Assert.InRange(Encoding.UTF8.GetByteCount(t), 61, 63));
+        await using var hook0 = await FakeHook0.StartAsync(faultyRequests: 0);
+        var (db, options) = await SetUpAsync("sink_hook0_names", hook0);
+        await using var closeDb = db;
+        await Exec(db, string.Concat(OddTables.Select(t => $"CREATE TABLE app.\"{t}\" (id int PRIMARY KEY);")));
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+
+        foreach (var t in OddTables) await Exec(db, $"INSERT INTO app.\"{t}\" VALUES (1), (2)");
+        await hook0.WaitIngestedAsync(2 * OddTables.Length, TimeSpan.FromMinutes(1));
+        var sink = await WebhookSinkTests.WaitCaughtUpAsync(pipeline, Sink);
+        output.WriteLine($"{hook0.Requests} request(s): {hook0.Describe()}; types {string.Join(", ", hook0.EventTypes.Keys)}");
+
+        Assert.Empty(hook0.Violations);
+        Assert.Equal(OddTables.Select(t => $"app.{t}.inserted").Order(), hook0.Ingested.Values.Select(Change).Distinct().Order());
+        // One event type per table: the two sharing a long prefix do not meet.
+        var types = hook0.Ingested.Values.GroupBy(Change).ToDictionary(g => g.Key, g => Assert.Single(g.Select(e => e.EventType).Distinct()));
+        Assert.Equal(OddTables.Length, types.Values.Distinct().Count());
+        Assert.Equal($"app.{new string('ü', 31)}.inserted", types[$"app.{new string('ü', 31)}.inserted"]);
+        Assert.Equal(2 * OddTables.Length, sink.Delivered);
+        Assert.Equal(0, sink.DeadLettered);
+    }
+
+    [Fact]
+    public async Task An_event_type_Hook0_refuses_for_good_dead_letters_its_events_and_the_other_tables_flow()
+    {
+        await using var hook0 = await FakeHook0.StartAsync(faultyRequests: 0, refuseType: type => type.StartsWith("app.items.", StringComparison.Ordinal));
+        var (db, options) = await SetUpAsync("sink_hook0_refused_type", hook0);
+        await using var closeDb = db;
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+
+        await Exec(db, "INSERT INTO app.items SELECT g, 0, 'row ' || g FROM generate_series(1, 3) g");
+        await Exec(db, $"INSERT INTO app.{LongTable} VALUES (1, 'after the refused type'), (2, 'and another')");
+
+        await hook0.WaitIngestedAsync(2, TimeSpan.FromMinutes(1));
+        var sink = await WebhookSinkTests.WaitCaughtUpAsync(pipeline, Sink);
+        output.WriteLine($"{hook0.Requests} request(s): {hook0.Describe()}; status {sink}");
+
+        Assert.Empty(hook0.Violations);
+        Assert.All(hook0.Ingested.Values, e => Assert.Equal($"app.{LongTable}.inserted", Change(e)));
+        // Each of the three events: its type's creation refused MaxRetries times, then dead-lettered with Hook0's answer.
+        Assert.Equal(3 * options.Sinks[Sink].MaxRetries, hook0.Count(422));
+        var letters = await ListAsync(pipeline, EventDelivery.DeadLetterPrefix(Sink));
+        Assert.Equal(3, letters.Count);
+        foreach (var path in letters)
+        {
+            var letter = JsonDocument.Parse(await ReadAsync(pipeline, path)).RootElement;
+            Assert.Equal(422, letter.GetProperty("status").GetInt32());
+            Assert.Contains("app.items.inserted", letter.GetProperty("response").GetString());
+        }
+        Assert.Equal(3, sink.DeadLettered);
+        Assert.Equal(2, sink.Delivered);
+        Assert.Contains("app.items.inserted", sink.LastError);
+        Assert.Equal(0, sink.LagBytes);
+    }
+
     [Fact]
     public void EventId_is_a_version_5_uuid_of_the_slot_and_the_changes_position()
     {
@@ -271,6 +341,9 @@ public sealed class Hook0SinkTests(PostgresFixture pg, ITestOutputHelper output)
             ("empty labels", () => Post(With("labels", new Dictionary<string, string>()))),
             ("11 labels", () => Post(With("labels", Enumerable.Range(0, 11).ToDictionary(i => $"k{i}", i => "v")))),
             ("a 51-character label", () => Post(With("labels", new Dictionary<string, string> { ["table"] = new('t', 51), ["operation"] = "insert" }))),
+            ("a label of 26 characters in 52 bytes", () => Post(With("labels", new Dictionary<string, string> { ["table"] = new('é', 26), ["operation"] = "insert" }))),
+            ("a 51-character resource_type", () => Post(new() { ["application_id"] = FakeHook0.ApplicationId, ["service"] = "app", ["resource_type"] = new string('t', 51), ["verb"] = "inserted" }, "/api/v1/event_types/")),
+            ("a service with a control character", () => Post(new() { ["application_id"] = FakeHook0.ApplicationId, ["service"] = "a\u0001pp", ["resource_type"] = "items", ["verb"] = "inserted" }, "/api/v1/event_types/")),
             ("a label that is not a string", () => Post(With("labels", new Dictionary<string, object> { ["table"] = "app.items", ["operation"] = "insert", ["n"] = 1 }))),
             ("an unknown field", () => Post(With("label_key", "table"))),
             ("an event type of 201 characters", () => Post(With("event_type", new string('a', 201)))),
@@ -302,6 +375,9 @@ public sealed class Hook0SinkTests(PostgresFixture pg, ITestOutputHelper output)
         Assert.Equal(409, await Post(Body()));
         Assert.Single(hook0.Ingested);
         Assert.Equal(1, hook0.Conflicts[Guid.Parse(id)]);
+        // Parts count characters: 50 of them in 100 bytes pass.
+        Assert.Equal(201, await Post(new() { ["application_id"] = FakeHook0.ApplicationId, ["service"] = "app", ["resource_type"] = new string('é', 50), ["verb"] = "inserted" }, "/api/v1/event_types/"));
+        Assert.Empty(hook0.Violations);
     }
 
     // --- set-up and helpers -------------------------------------------------------------------------------------
@@ -350,6 +426,13 @@ public sealed class Hook0SinkTests(PostgresFixture pg, ITestOutputHelper output)
         await Exec(db, "BEGIN; INSERT INTO app.items VALUES (200, 0, 'in a transaction'); UPDATE app.items SET n = 5 WHERE id = 200; COMMIT");
     }
 
+    /// <summary>The change an event carries, by its payload: schema.table.verb (the verb of its event type).</summary>
+    private static string Change(FakeHook0.Event e) =>
+        $"{e.Payload.GetProperty("schema").GetString()}.{e.Payload.GetProperty("table").GetString()}.{e.EventType.Split('.')[^1]}";
+
+    /// <summary>The suffix a fitted name ends with: the first 8 hex digits of the SHA-256 of the name's UTF-8.</summary>
+    internal static string Sha256Hex(string name) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
+
     private static int? Key(FakeHook0.Event e) =>
         e.Payload.TryGetProperty("key", out var key) && key.TryGetProperty("id", out var id) ? id.GetInt32() : null;
 
@@ -391,6 +474,7 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
     private LoopbackReceiver _receiver = null!;
     private readonly int _faultyRequests;
     private readonly Func<JsonElement, bool>? _reject;
+    private readonly Func<string, bool>? _refuseType;
     private readonly ConcurrentDictionary<int, int> _statuses = new();
     private int _requests;
 
@@ -405,8 +489,8 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
     /// <summary>Ids sent again with a body other than the first one.</summary>
     public ConcurrentBag<Guid> RepeatsWithAnotherBody { get; } = [];
 
-    /// <summary>Event types created through POST /api/v1/event_types/ ({service}.{resource_type}.{verb}).</summary>
-    public ConcurrentDictionary<string, bool> EventTypes { get; } = new(StringComparer.Ordinal);
+    /// <summary>Event types created through POST /api/v1/event_types/: {service}.{resource_type}.{verb}, with those three parts.</summary>
+    public ConcurrentDictionary<string, string[]> EventTypes { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Requests Hook0 would have refused (422), with why.</summary>
     public ConcurrentBag<string> Violations { get; } = [];
@@ -417,11 +501,13 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
     public string Describe() => string.Join(", ", _statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} x{s.Value}"))
         + (Violations.IsEmpty ? "" : "; violations: " + string.Join(" | ", Violations.Take(5)));
 
-    private FakeHook0(int faultyRequests, Func<JsonElement, bool>? reject) => (_faultyRequests, _reject) = (faultyRequests, reject);
+    private FakeHook0(int faultyRequests, Func<JsonElement, bool>? reject, Func<string, bool>? refuseType) =>
+        (_faultyRequests, _reject, _refuseType) = (faultyRequests, reject, refuseType);
 
-    public static async Task<FakeHook0> StartAsync(int faultyRequests, Func<JsonElement, bool>? reject = null)
+    /// <param name="refuseType">Event types (service.resource_type.verb) to refuse with 422, as a Hook0 with stricter rules would.</param>
+    public static async Task<FakeHook0> StartAsync(int faultyRequests, Func<JsonElement, bool>? reject = null, Func<string, bool>? refuseType = null)
     {
-        var fake = new FakeHook0(faultyRequests, reject);
+        var fake = new FakeHook0(faultyRequests, reject, refuseType);
         fake._receiver = await LoopbackReceiver.StartAsync(fake.HandleAsync);
         return fake;
     }
@@ -495,20 +581,34 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
         await AnswerAsync(http, 409, "EventAlreadyIngested", "Event already Ingested", "This event was previously ingested and recorded inside Hook0 service.");
     }
 
-    /// <summary>POST /api/v1/event_types/ {application_id, service, resource_type, verb}: 201, or 409 when it exists.</summary>
+    /// <summary>
+    /// POST /api/v1/event_types/ {application_id, service, resource_type, verb}: 201, or 409 when it exists. Hook0's
+    /// EventTypePost: each part non_control_character and length(min = 1, max = 50), the validator crate counting
+    /// characters (Unicode scalar values, Rust's chars), not bytes; no pattern beyond that.
+    /// </summary>
     private async Task CreateEventTypeAsync(HttpContext http, string body)
     {
         var problems = new List<string>();
         if (http.Request.Method != "POST") problems.Add($"event_types: method {http.Request.Method}");
         if (http.Request.Headers.Authorization.ToString() != $"Bearer {Token}") problems.Add("event_types: wrong Authorization");
         string? name = null;
+        string[] parts = [];
         try
         {
             var root = JsonDocument.Parse(body).RootElement;
-            var parts = new[] { "service", "resource_type", "verb" }.Select(f => root.TryGetProperty(f, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null).ToArray();
+            parts = new[] { "service", "resource_type", "verb" }.Select(f => root.TryGetProperty(f, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null).ToArray()!;
             if (!root.TryGetProperty("application_id", out var app) || app.GetString() != ApplicationId) problems.Add("event_types: wrong application_id");
-            if (parts.Any(string.IsNullOrEmpty)) problems.Add("event_types: service, resource_type and verb are required");
-            else name = string.Join('.', parts);
+            if (parts.Any(p => p is null)) problems.Add("event_types: service, resource_type and verb are required strings");
+            else
+            {
+                foreach (var part in parts)
+                {
+                    var characters = part.EnumerateRunes().Count();
+                    if (characters is < 1 or > 50) problems.Add($"event_types: '{part}' has {characters} characters, not 1 to 50");
+                    if (part.EnumerateRunes().Any(Rune.IsControl)) problems.Add($"event_types: '{part}' has control characters");
+                }
+                name = string.Join('.', parts);
+            }
         }
         catch (JsonException x)
         {
@@ -520,7 +620,12 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
             await AnswerAsync(http, 422, "Validation", "Provided input is malformed", string.Join("; ", problems));
             return;
         }
-        if (EventTypes.TryAdd(name, true))
+        if (_refuseType?.Invoke(name) == true)
+        {
+            await AnswerAsync(http, 422, "Validation", "Provided input is malformed", $"the test refuses the event type {name}");
+            return;
+        }
+        if (EventTypes.TryAdd(name, parts))
         {
             http.Response.StatusCode = 201;
             await http.Response.WriteAsync("{}");
@@ -577,7 +682,9 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
                 return null;
             }
             var s = v.GetString()!;
-            if (s.Length < min || s.Length > max) problems.Add($"{name} has {s.Length} characters, not {min} to {max}");
+            // The validator crate's length counts characters (Unicode scalar values).
+            var characters = s.EnumerateRunes().Count();
+            if (characters < min || characters > max) problems.Add($"{name} has {characters} characters, not {min} to {max}");
             if (s.Any(char.IsControl) && name != "payload") problems.Add($"{name} has control characters");
             return s;
         }
@@ -586,7 +693,6 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
         var eventId = Guid.Empty;
         if (Text("event_id", 1, 100) is { } eid && !(UuidPattern().IsMatch(eid) && Guid.TryParse(eid, out eventId))) problems.Add($"event_id '{eid}' is not a UUID");
         var eventType = Text("event_type", 1, 200);
-        if (eventType is not null && !EventTypePattern().IsMatch(eventType)) problems.Add($"event_type '{eventType}' is not schema.table.(inserted|updated|deleted|truncated)");
         if (Text("payload_content_type", 1, 100) is { } pct && pct != "application/json") problems.Add($"payload_content_type '{pct}', not application/json");
 
         var occurredAt = DateTimeOffset.MinValue;
@@ -628,18 +734,23 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
         return problems.Count == 0 ? new Event(eventId, eventType!, payload, occurredAt, labels, body) : null;
     }
 
-    /// <summary>Hook0's labels and metadata: string keys and string values of 1 to 50 characters.</summary>
+    /// <summary>Hook0's labels and metadata (validators.rs): string keys and string values of 1 to 50 bytes (Rust's str::len, UTF-8).</summary>
     private static void CheckStringMap(string name, JsonElement map, List<string> problems)
     {
         foreach (var entry in map.EnumerateObject())
         {
-            if (entry.Name.Length is < 1 or > 50) problems.Add($"{name} key '{entry.Name}' has {entry.Name.Length} characters, not 1 to 50");
+            if (Encoding.UTF8.GetByteCount(entry.Name) is < 1 or > 50) problems.Add($"{name} key '{entry.Name}' has {Encoding.UTF8.GetByteCount(entry.Name)} bytes, not 1 to 50");
             if (entry.Value.ValueKind != JsonValueKind.String) problems.Add($"{name} '{entry.Name}' is not a string");
-            else if (entry.Value.GetString()!.Length is < 1 or > 50) problems.Add($"{name} '{entry.Name}' value has {entry.Value.GetString()!.Length} characters, not 1 to 50");
+            else if (Encoding.UTF8.GetByteCount(entry.Value.GetString()!) is < 1 or > 50)
+                problems.Add($"{name} '{entry.Name}' value has {Encoding.UTF8.GetByteCount(entry.Value.GetString()!)} bytes, not 1 to 50");
         }
     }
 
-    /// <summary>The change inside: an object whose op, table and position agree with the event type and the labels.</summary>
+    /// <summary>
+    /// Not Hook0's check but this test's: the change inside is an object whose op, table and position agree with the event
+    /// type and the labels, names fitted as PgEgress documents it (whole when they fit, else clipped on a character boundary
+    /// with "~" and 8 hex digits of their SHA-256).
+    /// </summary>
     private static void CheckPayload(JsonElement payload, string? eventType, Dictionary<string, string> labels, List<string> problems)
     {
         if (payload.ValueKind != JsonValueKind.Object)
@@ -653,7 +764,7 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
         var verb = op switch { "insert" => "inserted", "update" => "updated", "delete" => "deleted", "truncate" => "truncated", _ => null };
         if (verb is null) problems.Add($"payload op '{op}' is not insert, update, delete or truncate");
         if (schema is null || table is null) problems.Add("payload has no schema or table");
-        else if (eventType != $"{schema}.{table}.{verb}") problems.Add($"event_type '{eventType}' does not match the payload's {schema}.{table} {op}");
+        else if (eventType != $"{Fitted(schema, inBytes: false)}.{Fitted(table, inBytes: false)}.{verb}") problems.Add($"event_type '{eventType}' does not match the payload's {schema}.{table} {op}");
         if (lsn is null || !LsnPattern().IsMatch(lsn)) problems.Add($"payload lsn '{lsn}' is not an LSN");
         if (!payload.TryGetProperty("seq", out var seq) || seq.ValueKind != JsonValueKind.Number || seq.GetInt32() < 1) problems.Add("payload seq is not a positive number");
         else if (id != $"{lsn}-{seq.GetInt32()}") problems.Add($"payload id '{id}' is not lsn-seq");
@@ -663,16 +774,28 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
                 if (!payload.TryGetProperty(part, out var v) || v.ValueKind != JsonValueKind.Object) problems.Add($"payload {part} is not an object");
 
         var qualified = $"{schema}.{table}";
-        if (!labels.TryGetValue("table", out var label) || label != (qualified.Length <= 50 ? qualified : qualified[..50]))
-            problems.Add($"label table '{label}' is not '{qualified}' (clipped to 50)");
+        if (!labels.TryGetValue("table", out var label) || label != Fitted(qualified, inBytes: true))
+            problems.Add($"label table '{label}' is not '{qualified}' fitted to 50 bytes");
         if (!labels.TryGetValue("operation", out var operation) || operation != op) problems.Add($"label operation '{operation}' is not '{op}'");
     }
 
     [GeneratedRegex(@"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\z")]
     private static partial Regex UuidPattern();
 
-    [GeneratedRegex(@"^[^.\s]+\.[^.\s]+\.(inserted|updated|deleted|truncated)\z")]
-    private static partial Regex EventTypePattern();
+    /// <summary>A name as PgEgress fits it into 50 characters (a part: no '.' or control characters either) or 50 bytes (a label).</summary>
+    private static string Fitted(string name, bool inBytes)
+    {
+        var fits = inBytes ? Encoding.UTF8.GetByteCount(name) <= 50 : name.EnumerateRunes().Count() <= 50 && !name.Contains('.') && !name.Any(char.IsControl);
+        if (fits) return name;
+        var kept = "";
+        foreach (var rune in name.EnumerateRunes())
+        {
+            var next = kept + (inBytes || !(rune.Value == '.' || Rune.IsControl(rune)) ? rune.ToString() : "_");
+            if ((inBytes ? Encoding.UTF8.GetByteCount(next) : next.EnumerateRunes().Count()) > 41) break;
+            kept = next;
+        }
+        return kept + "~" + Hook0SinkTests.Sha256Hex(name);
+    }
 
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\z")]
     private static partial Regex Rfc3339Pattern();

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
+using PgEgress.Core.Health;
+using PgEgress.Core.Sinks;
 using PgEgress.Tests.Durability;
 using PgEgress.Tests.Fixtures;
 using PgEgress.Tests.Pipeline;
@@ -88,6 +90,75 @@ public sealed class PostgresSinkEndToEndTests(PostgresFixture pg) : IDisposable
             await WaitSinkCaughtUpAsync(host, "mirror");
         }
         await AssertTablesEqualAsync(rig.Db, target);
+    }
+
+    [Fact]
+    public async Task A_table_the_target_cannot_take_is_set_aside_and_the_other_tables_keep_flowing()
+    {
+        var cs = await pg.CreateUniqueDatabaseAsync("pgsink_aside_src");
+        await using var db = NpgsqlDataSource.Create(cs);
+        await WebhookSinkTests.Exec(db, """
+            CREATE SCHEMA app;
+            CREATE TYPE app.mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE TABLE app.good (id int PRIMARY KEY, v text);
+            CREATE TABLE app.bad (id int PRIMARY KEY, m app.mood);
+            """);
+        // The target lacks the enum (a sink creates tables, not types): app.bad cannot be created there, app.good can.
+        var target = await pg.CreateUniqueDatabaseAsync("pgsink_aside_dst");
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "aside"));
+        options.Sinks["mirror"] = new SinkOptions { Kind = SinkKind.Postgres, ConnectionString = target, CreateTables = true };
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.good VALUES (1, 'before')");
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.bad VALUES (1, 'ok'), (2, 'sad')");
+        await WebhookSinkTests.Exec(db, "BEGIN; INSERT INTO app.good VALUES (2, 'with bad'); INSERT INTO app.bad VALUES (3, 'happy'); COMMIT");
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.good VALUES (3, 'after'); UPDATE app.good SET v = 'changed' WHERE id = 1");
+        await pipeline.FlushAsync();
+        var status = await WebhookSinkTests.WaitCaughtUpAsync(pipeline, "mirror");
+
+        await using var dst = NpgsqlDataSource.Create(target);
+        await using (var cmd = dst.CreateCommand("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM app.good"))
+            Assert.Equal("1=changed,2=with bad,3=after", await cmd.ExecuteScalarAsync());
+        await using (var cmd = dst.CreateCommand("SELECT to_regclass('app.bad') IS NULL"))
+            Assert.Equal(true, await cmd.ExecuteScalarAsync());
+        // Visible: the three skipped rows, the table's error, and a record of it in the dead-letter area.
+        Assert.Equal(3, status.DeadLettered);
+        Assert.Equal(4, status.Delivered);
+        Assert.Contains("app.bad", status.LastError);
+        Assert.Contains("app.mood", status.LastError);
+        var letters = new List<string>();
+        await foreach (var path in pipeline.Store.ListAsync(EventDelivery.DeadLetterPrefix("mirror"), default)) letters.Add(path);
+        await using var stream = (await pipeline.Store.OpenReadAsync(Assert.Single(letters), default))!;
+        var letter = (await JsonDocument.ParseAsync(stream)).RootElement;
+        Assert.Equal("app.bad", letter.GetProperty("table").GetString());
+        Assert.Contains("app.mood", letter.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_target_that_is_down_at_start_does_not_stop_the_pipeline_and_the_sink_says_why()
+    {
+        var cs = await pg.CreateUniqueDatabaseAsync("pgsink_down_src");
+        await using var db = NpgsqlDataSource.Create(cs);
+        await WebhookSinkTests.Exec(db, "CREATE SCHEMA app; CREATE TABLE app.good (id int PRIMARY KEY)");
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "down"));
+        options.Sinks["mirror"] = new SinkOptions
+        {
+            Kind = SinkKind.Postgres, CreateTables = true,
+            ConnectionString = $"Host=127.0.0.1;Port={HostProcess.HostSettings.ClosedLoopbackPort()};Database=mirror;Username=postgres;Timeout=2",
+        };
+
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.good VALUES (1)");
+        await pipeline.FlushAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        SinkStatus status;
+        while ((status = (await pipeline.Get<StatusReader>().ReadAsync(default)).Sinks.Single(x => x.Name == "mirror")).LastError is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the sink reports nothing: {status}");
+            await Task.Delay(50);
+        }
+        Assert.Equal(0, status.Delivered);
     }
 
     private static async Task WaitSinkCaughtUpAsync(HostProcess.HostProcess host, string sink)

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
 using PgEgress.Core.Configuration;
+using Npgsql;
+using PgEgress.Tests.Fixtures;
 using PgEgress.Tests.HostProcess;
 
 namespace PgEgress.Tests.Sinks;
@@ -10,7 +12,8 @@ namespace PgEgress.Tests.Sinks;
 /// (PgEgress:Sinks:{name}:{Setting}), whether the settings come as options, through configuration binding, or as the
 /// environment of a real host process (exit code 2, one stderr line).
 /// </summary>
-public sealed class SinkConfigurationTests
+[Collection(PostgresCollection.Name)]
+public sealed class SinkConfigurationTests(PostgresFixture pg)
 {
     private const string Source = "Host=127.0.0.1;Port=5432;Database=app;Username=egress";
     private const string AppId = "0b9f3a52-6a1e-4c1d-9d5e-2f7b8c4e1a90";
@@ -80,8 +83,9 @@ public sealed class SinkConfigurationTests
         ["Postgres without ConnectionString"] = ("mirror", Postgres(s => s.ConnectionString = ""), [":ConnectionString", "required"]),
         ["Postgres ConnectionString that does not parse"] = ("mirror", Postgres(s => s.ConnectionString = "Host=mirror;Port=five"), [":ConnectionString", "not a valid"]),
         ["Postgres ConnectionString without Host"] = ("mirror", Postgres(s => s.ConnectionString = "Database=mirror"), [":ConnectionString", "Host"]),
-        ["Postgres ConnectionString at the source itself"] = ("mirror", Postgres(s => s.ConnectionString = "Host=127.0.0.1;Database=app;Username=other;Password=x"),
-            [":ConnectionString", "source database itself"]),
+        ["Url with a user and password"] = ("hooks", Http(s => s.Url = "https://pgegress:Pa55word@hooks.example.com/in"), [":Url", "credentials", "never sent", "AuthHeaderName"]),
+        ["Url with a user alone"] = ("hooks", Http(s => s.Url = "https://pgegress@hooks.example.com/in"), [":Url", "credentials"]),
+        ["Hook0 Url with a user and password"] = ("events", Hook0(s => s.Url = "https://me:Pa55word@app.hook0.com"), [":Url", "credentials", "Token"]),
         ["a sink name with '/'"] = ("team/hooks", Http(), ["sink name", "letters, digits, '_' or '-'"]),
         ["a sink name of 64 characters"] = (new string('s', 64), Http(), ["sink name", "1 to 63"]),
         // A disabled sink is validated all the same: a mistake shows when it is written, not on the day the sink is turned on.
@@ -132,6 +136,50 @@ public sealed class SinkConfigurationTests
         Assert.All(errors, e => Assert.StartsWith("PgEgress:Sinks:broken:", e));
     }
 
+    /// <summary>The Host listening on every interface at 8080 (its --urls / ASPNETCORE_URLS), and what a sink there may not be aimed at.</summary>
+    [Theory]
+    [InlineData("urls", "http://0.0.0.0:8080", "http://localhost:8080/api/flush", true)]
+    [InlineData("urls", "http://0.0.0.0:8080", "http://127.0.0.1:8080/API/status?code=k", true)]
+    [InlineData("urls", "http://+:8080;https://+:8443", "https://[::1]:8443/api/tables/app.items/reload", true)]
+    [InlineData("urls", "http://*:8080", "http://{machine}:8080/api/flush", true)]
+    [InlineData("urls", "http://127.0.0.1:8080", "http://localhost:8080/api/flush", true)]
+    [InlineData("http_ports", "8080", "http://localhost:8080/api/flush", true)]
+    [InlineData("Kestrel:Endpoints:api:Url", "http://0.0.0.0:9000", "http://localhost:9000/api/status", true)]
+    [InlineData(null, null, "http://localhost:5000/api/status", true)]
+    [InlineData("urls", "http://0.0.0.0:8080", "http://localhost:8081/api/flush", false)]
+    [InlineData("urls", "http://0.0.0.0:8080", "http://localhost:8080/hooks/in", false)]
+    [InlineData("urls", "http://0.0.0.0:8080", "http://hooks.example.com:8080/api/in", false)]
+    [InlineData("urls", "http://127.0.0.1:8080", "http://{machine}:8080/api/flush", false)]
+    [InlineData("urls", "http://127.0.0.1:0", "http://127.0.0.1:0/api/flush", false)]
+    public void A_sink_aimed_at_PgEgresss_own_API_is_refused(string? key, string? listen, string url, bool refused)
+    {
+        var own = ListenAddresses.From(new ConfigurationBuilder()
+            .AddInMemoryCollection(key is null ? [] : new Dictionary<string, string?> { [key] = listen }).Build());
+        var options = With("hooks", Http(s => s.Url = url.Replace("{machine}", Environment.MachineName)));
+
+        var errors = OptionsValidator.Validate(options, own);
+
+        if (!refused)
+        {
+            Assert.Empty(errors);
+            return;
+        }
+        var error = Assert.Single(errors);
+        Assert.StartsWith("PgEgress:Sinks:hooks:Url points at this PgEgress's own API", error);
+        Assert.DoesNotContain("code=k", error);
+    }
+
+    [Fact]
+    public void A_Hook0_sink_whose_base_URL_is_PgEgress_itself_is_refused()
+    {
+        var own = ListenAddresses.From(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = "http://0.0.0.0:8080" }).Build());
+
+        var errors = OptionsValidator.Validate(With("events", Hook0(s => s.Url = "http://localhost:8080")), own);
+
+        Assert.StartsWith("PgEgress:Sinks:events:Url points at this PgEgress's own API", Assert.Single(errors));
+        Assert.Empty(OptionsValidator.Validate(With("events", Hook0(s => s.Url = "http://localhost:8081")), own));
+    }
+
     [Fact]
     public void Errors_do_not_echo_secrets_a_setting_carries()
     {
@@ -139,13 +187,14 @@ public sealed class SinkConfigurationTests
         options.Sinks["a"] = Http(s => s.Url = "ftp://user:Hunter2Url@files.example.com/in?sig=SigSecret1");
         options.Sinks["b"] = Http(s => s.Secret = "whsec_TooShortSecret9");
         options.Sinks["c"] = Hook0(s => s.Token = "Bearer Biscuit0Token");
-        options.Sinks["d"] = Postgres(s => s.ConnectionString = "Host=127.0.0.1;Database=app;Password=PgPass77");
+        options.Sinks["d"] = Postgres(s => s.ConnectionString = "Database=app;Password=PgPass77");
         options.Sinks["e"] = Http(s => (s.AuthHeaderName, s.AuthHeaderValue) = ("Authorization", "Bearer Api\u00e9Key5"));
+        options.Sinks["f"] = Http(s => s.Url = "https://user:Hunter3Url@hooks.example.com/in?sig=SigSecret2");
 
         var errors = OptionsValidator.Validate(options);
 
-        Assert.Equal(5, errors.Count);
-        foreach (var secret in new[] { "Hunter2Url", "SigSecret1", "TooShortSecret9", "Biscuit0Token", "PgPass77", "Key5" })
+        Assert.Equal(6, errors.Count);
+        foreach (var secret in new[] { "Hunter2Url", "SigSecret1", "TooShortSecret9", "Biscuit0Token", "PgPass77", "Key5", "Hunter3Url", "SigSecret2" })
             Assert.DoesNotContain(errors, e => e.Contains(secret, StringComparison.Ordinal));
     }
 
@@ -204,6 +253,46 @@ public sealed class SinkConfigurationTests
         var failure = await HostFailure.RunAsync(settings, TimeSpan.FromSeconds(20));
 
         failure.AssertOneLine(2, "configuration error", "sink Url that is no URL", ["PgEgress:Sinks:hooks:Url"]);
+    }
+
+    [Fact]
+    public async Task The_host_stops_with_exit_code_2_for_a_sink_aimed_at_its_own_API()
+    {
+        var port = HostSettings.ClosedLoopbackPort();
+        var settings = HostSettingsWithSink(("Kind", "Http"), ("Url", $"http://localhost:{port}/api/flush"));
+        settings["Kestrel__Endpoints__api__Url"] = $"http://127.0.0.1:{port}";
+
+        var failure = await HostFailure.RunAsync(settings, TimeSpan.FromSeconds(20));
+
+        failure.AssertOneLine(2, "configuration error", "sink aimed at the host's own API", ["PgEgress:Sinks:hooks:Url", "own API", $"127.0.0.1:{port}"]);
+    }
+
+    [Fact]
+    public async Task The_host_stops_with_exit_code_2_for_a_sink_Url_with_credentials()
+    {
+        var settings = HostSettingsWithSink(("Kind", "Http"), ("Url", "https://pgegress:Pa55word@hooks.example.com/in"));
+
+        var failure = await HostFailure.RunAsync(settings, TimeSpan.FromSeconds(20));
+
+        failure.AssertOneLine(2, "configuration error", "sink Url with credentials", ["PgEgress:Sinks:hooks:Url", "credentials", "AuthHeaderName"]);
+        failure.AssertNotEchoed("Pa55word");
+    }
+
+    [Fact]
+    public async Task The_host_stops_with_exit_code_2_for_a_Postgres_sink_whose_target_is_the_source_under_another_host_name_before_making_a_slot()
+    {
+        var source = await pg.CreateUniqueDatabaseAsync("sinkcfg_self");
+        await using var db = NpgsqlDataSource.Create(source);
+        await using (var cmd = db.CreateCommand("CREATE SCHEMA app; CREATE TABLE app.items (id int PRIMARY KEY)")) await cmd.ExecuteNonQueryAsync();
+        var settings = HostSettings.For(source, Path.Combine(Path.GetTempPath(), "pgegress-sinkcfg-" + Guid.NewGuid().ToString("N")));
+        settings["PgEgress__Sinks__mirror__Kind"] = "Postgres";
+        settings["PgEgress__Sinks__mirror__ConnectionString"] = new NpgsqlConnectionStringBuilder(source) { Host = "localhost" }.ConnectionString;
+
+        var failure = await HostFailure.RunAsync(settings, TimeSpan.FromSeconds(30));
+
+        failure.AssertOneLine(2, "configuration error", "a target that is the source", ["PgEgress:Sinks:mirror:ConnectionString", "source database itself"]);
+        await using (var cmd = db.CreateCommand($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{settings["PgEgress__Source__Slot"]}'"))
+            Assert.Equal(0L, await cmd.ExecuteScalarAsync());
     }
 
     [Fact]

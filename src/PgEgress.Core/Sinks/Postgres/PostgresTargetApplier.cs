@@ -11,11 +11,29 @@ namespace PgEgress.Core.Sinks.Postgres;
 /// transaction that also moves the sink's cursor there, so a replayed transaction is skipped exactly and a failed one
 /// leaves no trace. Rows stream through in batches; nothing holds a whole transaction. One apply at a time per instance.
 /// </summary>
-public sealed class PostgresTargetApplier(string sinkName, SinkOptions options, ILogger<PostgresTargetApplier> logger) : IAsyncDisposable
+/// <param name="sourceIdentity">Reads which database the source is, to refuse a target that is the source itself.</param>
+public sealed class PostgresTargetApplier(string sinkName, SinkOptions options, Func<CancellationToken, Task<DatabaseIdentity>> sourceIdentity,
+    ILogger<PostgresTargetApplier> logger) : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _db = DataSource(sinkName, options);
     private readonly Dictionary<(string Schema, string Table), TargetStatements> _tables = [];
     private bool _cursorReady;
+    private bool _notSource;
+
+    /// <summary>
+    /// Refuses a target that is the source database itself, however it is reached: applying the stream there would feed every
+    /// change back into the stream. Asked of both databases (system_identifier and name) before anything is written to the target.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The target is the source.</exception>
+    public async Task EnsureNotSourceAsync(CancellationToken ct)
+    {
+        if (_notSource) return;
+        var source = await sourceIdentity(ct);
+        if (await DatabaseIdentity.ReadAsync(_db, ct) == source)
+            throw new ConfigurationException(
+                $"{PgEgressOptions.SectionName}:Sinks:{sinkName}:ConnectionString points at the source database itself ({source}); use another database");
+        _notSource = true;
+    }
 
     /// <summary>
     /// The end LSN of the last source transaction applied to the target (0 when none): the target's own cursor,
@@ -112,8 +130,7 @@ public sealed class PostgresTargetApplier(string sinkName, SinkOptions options, 
             return known;
         // The statements before belong before any DDL.
         await batch.FlushAsync(ct);
-        var statements = new TargetStatements(sinkName, relation);
-        await TargetTableSetup.PrepareAsync(conn, sinkName, options.CreateTables, statements, logger, ct);
+        var statements = new TargetStatements(relation, await TargetTableSetup.PrepareAsync(conn, sinkName, options.CreateTables, relation, logger, ct));
         _tables[key] = statements;
         return statements;
     }
@@ -121,6 +138,7 @@ public sealed class PostgresTargetApplier(string sinkName, SinkOptions options, 
     private async Task EnsureCursorAsync(CancellationToken ct)
     {
         if (_cursorReady) return;
+        await EnsureNotSourceAsync(ct);
         await SinkCursorTable.EnsureAsync(_db, sinkName, ct);
         _cursorReady = true;
     }

@@ -45,9 +45,10 @@ internal sealed class StatementBatch(NpgsqlConnection connection, string sinkNam
         catch (PostgresException e)
         {
             var failed = FailedIndex(e);
-            throw Failure(e, failed < 0 ? null
-                : _targets[failed] is ({ } relation, var op) ? $"table {relation.QualifiedName} ({op})"
-                : $"the cursor {SinkCursorTable.Name}");
+            if (failed < 0) throw Failure(e, ReportedTable(e), null);
+            throw _targets[failed] is ({ } relation, var op)
+                ? Failure(e, relation.QualifiedName, $"table {relation.QualifiedName} ({op})")
+                : Failure(e, null, $"the cursor {SinkCursorTable.Name}");
         }
         _batch.BatchCommands.Clear();
         _targets.Clear();
@@ -63,16 +64,19 @@ internal sealed class StatementBatch(NpgsqlConnection connection, string sinkNam
         }
         catch (PostgresException e)
         {
-            throw Failure(e, null);
+            throw Failure(e, ReportedTable(e), null);
         }
     }
 
-    private InvalidOperationException Failure(PostgresException e, string? target)
+    /// <param name="table">The table the failed statement applied to, when one did: a failure that is not transient is that table's own.</param>
+    private InvalidOperationException Failure(PostgresException e, string? table, string? target)
     {
-        target ??= e.TableName is { } table ? $"table {e.SchemaName}.{table}" : "commit";
-        return new InvalidOperationException(
-            $"Sink '{sinkName}': applying the transaction ending at {PgText.Lsn(endLsn)} failed on {target}: {e.MessageText}", e);
+        target ??= table is null ? "commit" : $"table {table}";
+        var message = $"Sink '{sinkName}': applying the transaction ending at {PgText.Lsn(endLsn)} failed on {target}: {e.MessageText}";
+        return table is not null && !TargetTableException.IsTransient(e) ? new TargetTableException(table, message, e) : new InvalidOperationException(message, e);
     }
+
+    private static string? ReportedTable(PostgresException e) => e.TableName is { } table ? $"{e.SchemaName}.{table}" : null;
 
     // Npgsql leaves PostgresException.BatchCommand unset for a batch; the failed statement is the first not completed.
     private int FailedIndex(PostgresException e)
@@ -90,7 +94,7 @@ internal sealed class StatementBatch(NpgsqlConnection connection, string sinkNam
     {
         var value = row[column];
         if (value.Kind == ValueKind.UnchangedToast)
-            throw new InvalidOperationException(
+            throw new TargetTableException(relation.QualifiedName,
                 $"Sink '{sinkName}': a row of table {relation.QualifiedName} has an unchanged TOAST value in {relation.Columns[column].Name}, where the statement needs the value");
         return new NpgsqlParameter
         {

@@ -10,23 +10,23 @@ internal sealed record TargetStatement(string Sql, int[] Columns, int[]? OldKeyC
 
 /// <summary>
 /// The SQL that applies rows of one relation shape to its target table (same schema and name). Identifiers are quoted;
-/// every value is a text bind parameter cast to the column's type (format_type output, which quotes as needed).
+/// every value is a text bind parameter cast to the target column's type, as the target's format_type writes it.
 /// </summary>
 internal sealed class TargetStatements
 {
     private readonly int[] _keyColumns;
+    private readonly string[] _types;
     private readonly TargetStatement _insertAll;
     private readonly Dictionary<string, TargetStatement> _insertSome = new(StringComparer.Ordinal);
 
-    public TargetStatements(string sink, RelationSchema relation)
+    /// <param name="types">Each column's type on the target, as the target's format_type wrote it (<see cref="TargetTableSetup"/>).</param>
+    public TargetStatements(RelationSchema relation, string[] types)
     {
-        // Type names are spliced into the SQL: format_type output is safe, anything that could end a statement is not.
-        if (relation.Columns.FirstOrDefault(c => c.TypeName.Contains(';')) is { } bad)
-            throw new InvalidOperationException($"Sink '{sink}': column {bad.Name} of table {relation.QualifiedName} has the type name '{bad.TypeName}', which is not one");
         Relation = relation;
+        _types = types;
         Fingerprint = relation.Fingerprint;
-        Table = Sql.Ident(relation.Namespace) + "." + Sql.Ident(relation.Name);
-        HasRealKey = relation.Columns.Any(c => !c.IsKey);
+        Table = QuotedName(relation);
+        HasRealKey = HasRealKeyOf(relation);
         _keyColumns = Enumerable.Range(0, relation.Columns.Count).Where(i => relation.Columns[i].IsKey).ToArray();
         _insertAll = BuildInsert(Enumerable.Range(0, relation.Columns.Count).ToArray());
         Delete = HasRealKey ? BuildKeyDelete() : BuildOneRowDelete();
@@ -34,6 +34,11 @@ internal sealed class TargetStatements
     }
 
     public RelationSchema Relation { get; }
+
+    public static string QuotedName(RelationSchema relation) => Sql.Ident(relation.Namespace) + "." + Sql.Ident(relation.Name);
+
+    /// <summary>Some column is not part of the key; otherwise the key is the whole row and duplicates are allowed.</summary>
+    public static bool HasRealKeyOf(RelationSchema relation) => relation.Columns.Any(c => !c.IsKey);
 
     public string Fingerprint { get; }
 
@@ -120,5 +125,5 @@ internal sealed class TargetStatements
 
     private string Column(int column) => Sql.Ident(Relation.Columns[column].Name);
 
-    private string Param(int number, int column) => $"${number}::{Relation.Columns[column].TypeName}";
+    private string Param(int number, int column) => $"${number}::{_types[column]}";
 }

@@ -1,3 +1,5 @@
+using Npgsql;
+using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Sinks.Postgres;
 using PgEgress.Core.Staging;
@@ -175,16 +177,18 @@ public sealed class PostgresTargetApplierTests(PostgresFixture pg)
         var doc = await rig.DescribeAsync("public.doc");
         var item = await rig.DescribeAsync("app.item");
 
-        var noTable = await Assert.ThrowsAsync<InvalidOperationException>(() => rig.Applier().ApplyAsync(Txn(0x100), [new('I', doc, Row("1", "a", null))], None));
+        var noTable = await Assert.ThrowsAsync<TargetTableException>(() => rig.Applier().ApplyAsync(Txn(0x100), [new('I', doc, Row("1", "a", null))], None));
         Assert.Contains("'mirror'", noTable.Message);
         Assert.Contains("public.doc", noTable.Message);
         Assert.Contains("PgEgress:Sinks:mirror:CreateTables=true", noTable.Message);
+        Assert.Equal("public.doc", noTable.Table);
 
-        var noType = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+        var noType = await Assert.ThrowsAsync<TargetTableException>(() =>
             rig.Applier(createTables: true).ApplyAsync(Txn(0x100), [new('I', item, Row("1", null, null, null, null, null, null, "calm"))], None));
         Assert.Contains("'mirror'", noType.Message);
         Assert.Contains("app.item", noType.Message);
         Assert.Contains("app.mood", noType.Message);
+        Assert.Equal("app.item", noType.Table);
         Assert.Empty(await rig.QueryTargetAsync("SELECT FROM pg_namespace WHERE nspname = 'app'"));
     }
 
@@ -203,7 +207,7 @@ public sealed class PostgresTargetApplierTests(PostgresFixture pg)
 
         // Without CreateTables, the missing column is named rather than left to fail as SQL.
         await rig.ExecTargetAsync("ALTER TABLE public.doc DROP COLUMN rating");
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => rig.Applier().ApplyAsync(Txn(0x300), [new('I', wider, Row("3", "c", "z", "1.0"))], None));
+        var error = await Assert.ThrowsAsync<TargetTableException>(() => rig.Applier().ApplyAsync(Txn(0x300), [new('I', wider, Row("3", "c", "z", "1.0"))], None));
         Assert.Contains("public.doc", error.Message);
         Assert.Contains("rating", error.Message);
     }
@@ -226,10 +230,11 @@ public sealed class PostgresTargetApplierTests(PostgresFixture pg)
             yield return new ChangeRow('I', item, Row("9999", "twelve", null, null, null, null, null, null));
             yield return new ChangeRow('I', item, Row("10000", "1.00", null, null, null, null, null, null));
         }
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => applier.ApplyAsync(Txn(0x200), Rows(), None));
+        var error = await Assert.ThrowsAsync<TargetTableException>(() => applier.ApplyAsync(Txn(0x200), Rows(), None));
         Assert.Contains("'mirror'", error.Message);
         Assert.Contains("app.item", error.Message);
         Assert.Contains("numeric", error.Message);
+        Assert.Equal("app.item", error.Table);
 
         Assert.Equal(0x100UL, await applier.GetAppliedLsnAsync(None));
         Assert.Equal<object?[]>([[1, "kept", null]], await rig.QueryTargetAsync("SELECT id, title, body FROM public.doc"));
@@ -241,24 +246,109 @@ public sealed class PostgresTargetApplierTests(PostgresFixture pg)
     }
 
     [Fact]
-    public async Task A_constraint_that_fails_at_commit_or_a_type_name_that_is_not_one_changes_nothing()
+    public async Task A_constraint_that_fails_at_commit_changes_nothing_and_a_type_name_from_the_stream_is_never_spliced_into_SQL()
     {
         await using var rig = await RigAsync();
         var doc = await rig.DescribeAsync("public.doc");
         await rig.ExecTargetAsync("CREATE TABLE public.doc (id integer PRIMARY KEY, title text NOT NULL UNIQUE DEFERRABLE INITIALLY DEFERRED, body text)");
-        var applier = rig.Applier();
+        var applier = rig.Applier(createTables: true);
 
-        var deferred = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+        var deferred = await Assert.ThrowsAsync<TargetTableException>(() =>
             applier.ApplyAsync(Txn(0x100), [new('I', doc, Row("1", "same", null)), new('I', doc, Row("2", "same", null))], None));
         Assert.Contains("'mirror'", deferred.Message);
         Assert.Contains("public.doc", deferred.Message);
-
-        var spliced = doc with { Columns = [doc.Columns[0] with { TypeName = "integer); DROP TABLE public.doc; --" }, .. doc.Columns.Skip(1)] };
-        var injected = await Assert.ThrowsAsync<InvalidOperationException>(() => applier.ApplyAsync(Txn(0x100), [new('I', spliced, Row("1", "a", null))], None));
-        Assert.Contains("'mirror'", injected.Message);
-
+        Assert.Equal("public.doc", deferred.Table);
         Assert.Equal(0, await rig.CountTargetAsync("public.doc"));
         Assert.Equal(0UL, await applier.GetAppliedLsnAsync(None));
+
+        // A table that has the column binds to the target's type; one to be created asks the target to read the name.
+        var spliced = doc with { Columns = [doc.Columns[0] with { TypeName = "integer); DROP TABLE public.doc; --" }, .. doc.Columns.Skip(1)] };
+        Assert.True(await applier.ApplyAsync(Txn(0x100), [new('I', spliced, Row("1", "a", null))], None));
+        var injected = await Assert.ThrowsAsync<TargetTableException>(() => applier.ApplyAsync(Txn(0x200), [new('I', spliced with { Name = "doc2" }, Row("1", "a", null))], None));
+        Assert.Contains("'mirror'", injected.Message);
+        Assert.Equal("public.doc2", injected.Table);
+
+        Assert.Equal(1, await rig.CountTargetAsync("public.doc"));
+        Assert.Equal(0x100UL, await applier.GetAppliedLsnAsync(None));
+    }
+
+    /// <summary>Types whose names need quoting, carry a modifier, or are written in SQL's own words; arrays of them.</summary>
+    private const string OddTypes = """"
+        CREATE SCHEMA "odd schema";
+        CREATE TYPE "odd schema"."My Type" AS ENUM ('a b', 'c');
+        CREATE TYPE "odd schema"."semi;colon" AS ENUM ('x');
+        CREATE DOMAIN "odd schema"."Money ""Amount""" AS numeric(10,2);
+        """";
+
+    [Fact]
+    public async Task Columns_of_quoted_modified_and_array_types_are_created_and_applied_with_the_same_types()
+    {
+        await using var rig = await TargetRig.StartAsync(pg, OddTypes + """"
+            CREATE TABLE "odd schema"."odd table" (id int PRIMARY KEY, m "odd schema"."My Type", ms "odd schema"."My Type"[], s "odd schema"."semi;colon",
+                v character varying(20), va character varying(20)[], ts timestamp(3) with time zone, tsa timestamp(3) with time zone[],
+                t time(2) without time zone, i interval hour to minute, b bit varying(5), n numeric(8,3)[], d "odd schema"."Money ""Amount""");
+            """");
+        await rig.ExecTargetAsync(OddTypes);
+        var odd = await rig.DescribeAsync("\"odd schema\".\"odd table\"");
+        var applier = rig.Applier(createTables: true);
+
+        var row = Row("1", "a b", "{\"a b\",c}", "x", "twenty characters!!", "{one,two}", "2024-05-06 07:08:09.123+00", "{\"2024-05-06 07:08:09.123+00\"}",
+            "10:11:12.34", "02:03:00", "10101", "{1.5,2.25}", "12.34");
+        Assert.True(await applier.ApplyAsync(Txn(0x100), [new('I', odd, row), new('I', odd, Row("2", "c", null, null, null, null, null, null, null, null, null, null, null))], None));
+        Assert.True(await applier.ApplyAsync(Txn(0x200), [
+            new('U', odd, Row("2", "a b", "{c}", "x", "v", "{}", null, null, null, null, "1", null, "0.50")),
+        ], None));
+
+        // The target's columns have the source's types, and every value came through as the source printed it.
+        const string types = """
+            SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute
+            WHERE attrelid = '"odd schema"."odd table"'::regclass AND attnum > 0 ORDER BY attnum
+            """;
+        await using (var cmd = rig.Source.CreateCommand(types))
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            var expected = new List<object?[]>();
+            while (await r.ReadAsync()) expected.Add([r.GetString(0), r.GetString(1)]);
+            Assert.Equal(expected, await rig.QueryTargetAsync(types));
+        }
+        var text = await rig.QueryTargetAsync("""
+            SELECT id, m::text, ms::text, s::text, v, va::text, ts::text, tsa::text, t::text, i::text, b::text, n::text, d::text
+            FROM "odd schema"."odd table" ORDER BY id
+            """);
+        Assert.Equal<object?[]>([
+            [1, "a b", "{\"a b\",c}", "x", "twenty characters!!", "{one,two}", "2024-05-06 07:08:09.123+00", "{\"2024-05-06 07:08:09.123+00\"}", "10:11:12.34", "02:03:00", "10101", "{1.500,2.250}", "12.34"],
+            [2, "a b", "{c}", "x", "v", "{}", null, null, null, null, "1", null, "0.50"],
+        ], text);
+
+        Assert.True(await applier.ApplyAsync(Txn(0x300), [new('D', odd, Row("1", null, null, null, null, null, null, null, null, null, null, null, null))], None));
+        Assert.Equal(1, await rig.CountTargetAsync("\"odd schema\".\"odd table\""));
+    }
+
+    [Fact]
+    public async Task A_target_that_is_the_source_under_another_name_is_refused_and_another_database_of_the_server_is_not()
+    {
+        await using var rig = await RigAsync();
+        var source = new NpgsqlConnectionStringBuilder(rig.Source.ConnectionString);
+        Assert.Equal("127.0.0.1", source.Host);
+        var aliases = new[]
+        {
+            new NpgsqlConnectionStringBuilder(source.ConnectionString) { Host = "localhost" },
+            new NpgsqlConnectionStringBuilder(source.ConnectionString) { ApplicationName = "elsewhere", Timeout = 7, Pooling = false },
+        };
+        foreach (var alias in aliases)
+        {
+            var error = await Assert.ThrowsAsync<ConfigurationException>(() => rig.Applier(target: alias.ConnectionString).GetAppliedLsnAsync(None));
+            Assert.StartsWith("PgEgress:Sinks:mirror:ConnectionString points at the source database itself", error.Message);
+        }
+        // Refused before anything was written there.
+        await using (var cmd = rig.Source.CreateCommand("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgegress'"))
+            Assert.Equal(0L, await cmd.ExecuteScalarAsync());
+
+        // The target database lives on the same server: that is no reason to refuse it.
+        var target = new NpgsqlConnectionStringBuilder(rig.TargetConnectionString);
+        Assert.Equal((source.Host, source.Port), (target.Host, target.Port));
+        await rig.Applier().EnsureNotSourceAsync(None);
+        Assert.Equal(0UL, await rig.Applier(target: new NpgsqlConnectionStringBuilder(rig.TargetConnectionString) { Host = "localhost" }.ConnectionString).GetAppliedLsnAsync(None));
     }
 
     [Fact]

@@ -39,10 +39,11 @@ internal sealed class TargetRig : IAsyncDisposable
         return new TargetRig(source, await pg.CreateUniqueDatabaseAsync("sink_target"));
     }
 
-    public PostgresTargetApplier Applier(bool createTables = false, string sink = Sink)
+    /// <param name="target">Another connection string for the target than the rig's own.</param>
+    public PostgresTargetApplier Applier(bool createTables = false, string sink = Sink, string? target = null)
     {
-        var applier = new PostgresTargetApplier(sink, new SinkOptions { Kind = SinkKind.Postgres, ConnectionString = TargetConnectionString, CreateTables = createTables },
-            NullLogger<PostgresTargetApplier>.Instance);
+        var applier = new PostgresTargetApplier(sink, new SinkOptions { Kind = SinkKind.Postgres, ConnectionString = target ?? TargetConnectionString, CreateTables = createTables },
+            ct => DatabaseIdentity.ReadAsync(Source, ct), NullLogger<PostgresTargetApplier>.Instance);
         _appliers.Add(applier);
         return applier;
     }
