@@ -9,7 +9,7 @@ namespace PgEgress.Tests.HostProcess;
 /// <summary>One real host (folder store, schema "app" published) shared by the HTTP tests of a class.</summary>
 public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
 {
-    public const string Key = "test-key-Vq82mZ";
+    public const string Key = "test-key-Vq82mZ-4k";
 
     private HostProcess? _host;
 
