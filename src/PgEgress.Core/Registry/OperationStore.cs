@@ -82,7 +82,7 @@ public sealed class OperationStore(NpgsqlDataSource source)
                 await r.ReadAsync(ct);
                 oid = r.IsDBNull(0) || r.GetString(1) is not ("r" or "p") ? null : r.GetFieldValue<uint>(0);
             }
-            catch (PostgresException e) when (e.SqlState is "42602" or "42601" or "3F000" or "22023" or "42704")
+            catch (PostgresException e) when (e.SqlState is "42602" or "42601" or "3F000" or "22023" or "42704" or "0A000")
             {
                 return ReloadRequest.Invalid($"'{table}' is not a valid table name: {e.MessageText}");
             }
