@@ -45,7 +45,7 @@ public sealed class ReloadFunctionPrivilegeTests(PostgresFixture pg) : IDisposab
         {
             var refused = await Assert.ThrowsAsync<PostgresException>(() => AsRoleAsync(cs, viewer, "SELECT cdc_registry.request_reload('app.t')"));
             Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
-            Assert.Contains("cdc_registry.request_reload", refused.MessageText, StringComparison.Ordinal);
+            Assert.Contains("request_reload", refused.MessageText, StringComparison.Ordinal);
 
             await pg.Cluster.ExecuteAsync($"GRANT pgegress_operator TO {viewer}", new NpgsqlConnectionStringBuilder(cs).Database);
 
@@ -62,7 +62,8 @@ public sealed class ReloadFunctionPrivilegeTests(PostgresFixture pg) : IDisposab
     {
         // Its own cluster: pgegress_operator is cluster-wide, and another test may have created it already.
         await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { AllowExternalServer = false });
-        await cluster.ExecuteAsync("CREATE ROLE installer LOGIN REPLICATION NOCREATEROLE; CREATE DATABASE app OWNER installer; CREATE ROLE someone NOLOGIN");
+        await cluster.ExecuteAsync("CREATE ROLE installer LOGIN REPLICATION NOCREATEROLE; CREATE ROLE someone NOLOGIN");
+        await cluster.ExecuteAsync("CREATE DATABASE app OWNER installer");
         var cs = new NpgsqlConnectionStringBuilder(cluster.ConnectionStringFor("app")) { Username = "installer" }.ConnectionString;
         await using var db = NpgsqlDataSource.Create(cs);
 
