@@ -445,6 +445,7 @@ public static class RegistryMigrations
                     BEGIN
                         qualified := format('%s.%s', obj.schema_name, obj.object_name);
                         FOR p IN SELECT DISTINCT o.slot FROM cdc_registry.operations o WHERE o.table_oid = obj.objid
+                                 AND o.slot IN (SELECT slot FROM cdc_registry.live_pipelines)
                                  UNION SELECT pl.slot FROM cdc_registry.live_pipelines pl
                                  WHERE EXISTS (SELECT 1 FROM cdc_registry.table_state t WHERE t.table_name = qualified) LOOP
                             PERFORM cdc_registry.record_ddl(p.slot, obj.objid, qualified, tg_tag);

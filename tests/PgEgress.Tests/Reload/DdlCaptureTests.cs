@@ -76,6 +76,7 @@ public sealed class DdlCaptureTests(PostgresFixture pg) : IDisposable
         await ReloadRig.ExecAsync(db, $"INSERT INTO cdc_registry.pipelines (slot, publication) VALUES ('gone_pipeline', '{options.Source.Publication}')");
         try
         {
+            await ReloadRig.ExecAsync(db, "INSERT INTO app.victim VALUES (1)");
             await PsqlAsync(cs, "ALTER TABLE app.t ADD COLUMN a int");
             await PsqlAsync(cs, $"ALTER TABLE app.t ADD COLUMN b int; ALTER ROLE {role} PASSWORD '{Password}'");
             await PsqlAsync(cs, $"DO $$ BEGIN ALTER TABLE app.t ADD COLUMN c int; EXECUTE 'ALTER ROLE {role} PASSWORD ''{Password}'''; END $$");
@@ -107,6 +108,12 @@ public sealed class DdlCaptureTests(PostgresFixture pg) : IDisposable
             var headers = evilScript.Split('\n').Count(line => line.StartsWith("-- lsn ", StringComparison.Ordinal));
             Assert.True(headers == evilStatements.Count, $"{headers} header lines for {evilStatements.Count} statements:\n{evilScript}");
             Assert.DoesNotContain(evilScript.Split('\n'), line => line.StartsWith("DROP TABLE", StringComparison.Ordinal));
+
+            // A drop, caught by the sql_drop trigger, is recorded for the live pipeline only, too.
+            await PsqlAsync(cs, "DROP TABLE app.victim");
+            await pipeline.FlushAsync();
+            Assert.Equal(["DROP TABLE app.victim"], await StatementsAsync(db, "app.victim"));
+            Assert.Equal(0L, await ReloadRig.ScalarAsync<long>(db, "SELECT count(*) FROM cdc_registry.ddl_history WHERE slot = 'gone_pipeline'"));
         }
         finally
         {
