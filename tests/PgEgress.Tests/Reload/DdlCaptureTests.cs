@@ -72,6 +72,9 @@ public sealed class DdlCaptureTests(PostgresFixture pg) : IDisposable
             """);
         var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "out"));
         await using var pipeline = await InProcessPipeline.StartAsync(options);
+        // A second slot decodes the WAL as text, to see the markers the triggers write there.
+        var peek = options.Source.Slot + "_peek";
+        await ReloadRig.ExecAsync(db, $"SELECT pg_create_logical_replication_slot('{peek}', 'test_decoding')");
         // A pipeline removed long ago: its slot is gone, so nothing may be recorded for it.
         await ReloadRig.ExecAsync(db, $"INSERT INTO cdc_registry.pipelines (slot, publication) VALUES ('gone_pipeline', '{options.Source.Publication}')");
         try
@@ -96,6 +99,9 @@ public sealed class DdlCaptureTests(PostgresFixture pg) : IDisposable
             ], await StatementsAsync(db, "app.t"));
             Assert.Equal(0L, await ReloadRig.ScalarAsync<long>(db, "SELECT count(*) FROM cdc_registry.ddl_history WHERE slot = 'gone_pipeline'"));
             Assert.Equal(0L, await ReloadRig.ScalarAsync<long>(db, "SELECT count(*) FROM cdc_registry.ddl_history WHERE statement LIKE '%' || $1 || '%'", Password));
+            Assert.True(await ReloadRig.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_logical_slot_peek_changes('{peek}', NULL, NULL) WHERE data LIKE '%\"type\" : \"ddl\"%'") >= 4,
+                "the WAL has no DDL markers to look into");
+            Assert.Equal(0L, await ReloadRig.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_logical_slot_peek_changes('{peek}', NULL, NULL) WHERE data LIKE '%' || $1 || '%'", Password));
             var script = await DdlScriptAsync(pipeline, db, "app.t");
             Assert.DoesNotContain(Password, script, StringComparison.Ordinal);
 
@@ -117,7 +123,7 @@ public sealed class DdlCaptureTests(PostgresFixture pg) : IDisposable
         }
         finally
         {
-            await ReloadRig.ExecAsync(db, $"DROP ROLE {role}");
+            await ReloadRig.ExecAsync(db, $"SELECT pg_drop_replication_slot('{peek}'); DROP ROLE {role}");
         }
     }
 }
