@@ -34,7 +34,7 @@ trap 'exit 143' TERM
 source_cs=$(scripts/local-cluster.sh start .pgegress/pg)
 export PgEgress__Source__ConnectionString="${PgEgress__Source__ConnectionString:-$source_cs}"
 export PgEgress__Source__Schemas__0="${PgEgress__Source__Schemas__0:-public}"
-export PgEgress__Api__Key="${PgEgress__Api__Key:-local-dev-key}"
+export PgEgress__Api__Key="${PgEgress__Api__Key:-local-dev-key-change-me}"
 export PgEgress__WorkDirectory="${PgEgress__WorkDirectory:-$root/.pgegress/work}"
 
 if $azurite; then

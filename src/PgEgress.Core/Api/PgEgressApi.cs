@@ -27,10 +27,23 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
     }
 
     /// <summary><c>GET /api/status</c>: slot, positions, backlog, last slice and flush, per-table totals.</summary>
-    public async Task<ApiReply> StatusAsync(CancellationToken ct) => ApiReply.Json(await status.ReadAsync(ct));
+    public Task<ApiReply> StatusAsync(CancellationToken ct) => FromSourceAsync(async () => ApiReply.Json(await status.ReadAsync(ct)));
+
+    /// <summary>Runs a route that reads the source: a source that is down is a 503 with the reason, not a bare 500.</summary>
+    private static async Task<ApiReply> FromSourceAsync(Func<Task<ApiReply>> route)
+    {
+        try
+        {
+            return await route();
+        }
+        catch (Exception e) when (SourceUnavailable.Matches(e))
+        {
+            return SourceUnavailable.Reply(e);
+        }
+    }
 
     /// <summary><c>POST /api/flush</c>: flushes everything committed before the request; 504 when ingest does not reach the marker in time.</summary>
-    public async Task<ApiReply> FlushAsync(CancellationToken ct)
+    public Task<ApiReply> FlushAsync(CancellationToken ct) => FromSourceAsync(async () =>
     {
         try
         {
@@ -42,24 +55,30 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
         {
             return ApiReply.Fail(504, e.Message);
         }
-    }
+    });
 
     /// <summary>
     /// <c>POST /api/tables/{table}/reload</c>: 202 with the new operation; 200 with the one already waiting or exporting
     /// for the table; 400 for a name that is not a table name, 404 for an unknown table, 409 for a table outside the
-    /// publication. The name only ever reaches the database as a bind parameter.
+    /// publication, 503 when the source is down. The name only ever reaches the database as a bind parameter.
     /// </summary>
     public async Task<ApiReply> RequestReloadAsync(string table, CancellationToken ct)
     {
         if (!TableName.TryParse(table, out var name, out var problem))
             return ApiReply.Fail(400, problem);
-        var request = await operations.RequestAsync(source.Slot, name, "http", ct);
-        return request.Outcome switch
+        // PostgreSQL refuses a NUL in any text.
+        if (table.Contains('\0'))
+            return ApiReply.Fail(400, "the table name must not contain a NUL character");
+        return await FromSourceAsync(async () =>
         {
-            ReloadRequestOutcome.Accepted => ApiReply.Json(OperationStatus.From(request.Operation!, null, request.Created), request.Created ? 202 : 200),
-            ReloadRequestOutcome.NotFound => ApiReply.Fail(404, request.Problem!),
-            _ => ApiReply.Fail(409, request.Problem!),
-        };
+            var request = await operations.RequestAsync(source.Slot, name, "http", ct);
+            return request.Outcome switch
+            {
+                ReloadRequestOutcome.Accepted => ApiReply.Json(OperationStatus.From(request.Operation!, null, request.Created), request.Created ? 202 : 200),
+                ReloadRequestOutcome.NotFound => ApiReply.Fail(404, request.Problem!),
+                _ => ApiReply.Fail(409, request.Problem!),
+            };
+        });
     }
 
     /// <summary><c>GET /api/operations/{id}</c>: a reload or initial load of this pipeline, with live progress while it exports.</summary>
@@ -67,9 +86,12 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
     {
         if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
             return ApiReply.Fail(400, $"'{id}' is not an operation id (a positive whole number)");
-        var op = await operations.GetAsync(number, ct);
-        return op is null || op.Slot != source.Slot
-            ? ApiReply.Fail(404, $"no operation {number} in pipeline '{source.Slot}'")
-            : ApiReply.Json(status.Operation(op));
+        return await FromSourceAsync(async () =>
+        {
+            var op = await operations.GetAsync(number, ct);
+            return op is null || op.Slot != source.Slot
+                ? ApiReply.Fail(404, $"no operation {number} in pipeline '{source.Slot}'")
+                : ApiReply.Json(status.Operation(op));
+        });
     }
 }

@@ -65,7 +65,7 @@ public sealed class BatchFlusher(
         var flushRoot = Path.Combine(options.WorkDirectory, Slot, "flush");
         if (Directory.Exists(flushRoot)) Directory.Delete(flushRoot, recursive: true);
         var work = Path.Combine(flushRoot, Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work);
+        PrivateFiles.CreateFolder(work);
         try
         {
             var states = await registry.GetTableStatesAsync(ct);

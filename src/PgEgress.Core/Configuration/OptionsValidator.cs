@@ -1,4 +1,5 @@
 using PgEgress.Core.Domain;
+using System.Text;
 using Npgsql;
 using PgEgress.Core.Replication;
 
@@ -7,6 +8,12 @@ namespace PgEgress.Core.Configuration;
 /// <summary>Checks the configuration before anything starts; each problem is one sentence naming the setting.</summary>
 public static class OptionsValidator
 {
+    /// <summary>PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes of the UTF-8 database encoding.</summary>
+    private const int MaxNameBytes = 63;
+
+    /// <summary>A shorter key can be guessed by trying; generate one (e.g. openssl rand -hex 16).</summary>
+    private const int MinApiKeyLength = 16;
+
     /// <param name="own">Where this process's own API listens (the Host), so that no sink is aimed at it.</param>
     public static List<string> Validate(PgEgressOptions o, ListenAddresses? own = null)
     {
@@ -32,8 +39,10 @@ public static class OptionsValidator
                 errors.Add($"{s}:Source:ConnectionString is not a valid connection string: {problem}");
             }
         }
-        if (string.IsNullOrWhiteSpace(o.Source.Publication) || o.Source.Publication.Length > 63)
-            errors.Add($"{s}:Source:Publication must be a name of 1 to 63 characters");
+        if (string.IsNullOrWhiteSpace(o.Source.Publication) || Encoding.UTF8.GetByteCount(o.Source.Publication) > MaxNameBytes)
+            errors.Add($"{s}:Source:Publication must be a name of 1 to {MaxNameBytes} bytes in UTF-8 (PostgreSQL cuts longer names)");
+        else if (o.Source.Publication.Any(c => c is '"' or '\'' or '\\' || char.IsControl(c)))
+            errors.Add($"{s}:Source:Publication must not contain double quotes, single quotes, backslashes or control characters (the replication command carries the name inside quotes)");
         if (!Sql.IsValidSlotName(o.Source.Slot))
             errors.Add($"{s}:Source:Slot '{o.Source.Slot}' is not a valid slot name (1 to 63 lower-case letters, digits or underscores)");
         foreach (var table in o.Source.Tables)
@@ -50,6 +59,8 @@ public static class OptionsValidator
         if (o.Batch.MaxBytesPerFile < 1024) errors.Add($"{s}:Batch:MaxBytesPerFile must be at least 1024");
 
         if (o.Slice.MaxDuration <= TimeSpan.Zero) errors.Add($"{s}:Slice:MaxDuration must be positive");
+        else if (o.Slice.MaxDuration > o.Batch.Interval)
+            errors.Add($"{s}:Slice:MaxDuration ({o.Slice.MaxDuration}) must not be longer than {s}:Batch:Interval ({o.Batch.Interval}): a window would wait for a slice to end");
         if (o.Slice.MaxBytes < 1) errors.Add($"{s}:Slice:MaxBytes must be at least 1");
         if (o.Slice.MaxTransactions < 1) errors.Add($"{s}:Slice:MaxTransactions must be at least 1");
         if (o.Slice.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{s}:Slice:HeartbeatInterval must be positive");
@@ -57,6 +68,9 @@ public static class OptionsValidator
         if (o.Reload.Workers is < 1 or > 64) errors.Add($"{s}:Reload:Workers must be between 1 and 64 (got {o.Reload.Workers})");
         if (o.Reload.SplitAboveBytes < 1) errors.Add($"{s}:Reload:SplitAboveBytes must be at least 1");
         if (o.Reload.RangeBytes < 8192) errors.Add($"{s}:Reload:RangeBytes must be at least 8192 (one page)");
+
+        if (o.Api.Key.Length is > 0 and < MinApiKeyLength)
+            errors.Add($"{s}:Api:Key must be at least {MinApiKeyLength} characters (or empty to refuse the mutating routes)");
 
         foreach (var (name, sink) in o.Sinks) SinkValidator.Validate(name, sink, own ?? ListenAddresses.None, errors);
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using PgEgress.Core.Staging;
+using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Output;
 
@@ -20,7 +21,7 @@ public sealed class CsvPartWriter : IDisposable
     {
         SpoolPath = spoolPath;
         Schema = schema;
-        _file = new FileStream(spoolPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        _file = PrivateFiles.Open(spoolPath, FileMode.Create, FileAccess.Write, 1 << 16);
         _csv = new PgCsvWriter(new GZipStream(_file, CompressionLevel.Fastest, leaveOpen: true));
         foreach (var name in MetadataColumns) _csv.WriteValue(name);
         foreach (var column in schema.Columns) _csv.WriteValue(column.Name);

@@ -316,6 +316,220 @@ public static class RegistryMigrations
             END
             $fn$;
             """),
+        (5, "ddl_capture_hardening", """
+            -- The text of a captured DDL statement: current_query() only when it is exactly that one statement. A query of
+            -- several commands (psql -c 'ALTER TABLE …; ALTER ROLE … PASSWORD …') or another command that ran it (a DO
+            -- block, a function) may hold anything, secrets included: then only the command tag and the table are kept.
+            -- Commands are counted by the semicolons outside strings, quoted names, dollar quotes and comments, scanning
+            -- the UTF-8 bytes (get_byte is O(1); every byte that matters here is ASCII).
+            CREATE FUNCTION cdc_registry.ddl_statement_text(p_query text, p_tag text, p_name text) RETURNS text
+            LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                b bytea := convert_to(coalesce(p_query, ''), 'UTF8');
+                n int := length(b);
+                i int := 0;
+                j int;
+                c int;
+                depth int;
+                tag bytea;
+                found int;
+                commands int := 0;
+                in_command boolean := false;
+                first_start int;
+                backslash_escapes boolean := current_setting('standard_conforming_strings') = 'off';
+                escapes boolean;
+                -- Line breaks in a name must not start a line of their own in ddl.sql.
+                shown text := replace(replace(p_name, E'\r', E'\\r'), E'\n', E'\\n');
+            BEGIN
+                WHILE i < n LOOP
+                    c := get_byte(b, i);
+                    IF c IN (9, 10, 11, 12, 13, 32) THEN
+                        i := i + 1;
+                    ELSIF c = 45 AND i + 1 < n AND get_byte(b, i + 1) = 45 THEN -- a -- comment, to the end of the line
+                        WHILE i < n AND get_byte(b, i) <> 10 LOOP i := i + 1; END LOOP;
+                    ELSIF c = 47 AND i + 1 < n AND get_byte(b, i + 1) = 42 THEN -- a /* comment */, which nests
+                        depth := 1;
+                        i := i + 2;
+                        WHILE i < n AND depth > 0 LOOP
+                            IF get_byte(b, i) = 47 AND i + 1 < n AND get_byte(b, i + 1) = 42 THEN depth := depth + 1; i := i + 2;
+                            ELSIF get_byte(b, i) = 42 AND i + 1 < n AND get_byte(b, i + 1) = 47 THEN depth := depth - 1; i := i + 2;
+                            ELSE i := i + 1;
+                            END IF;
+                        END LOOP;
+                    ELSIF c = 59 THEN -- ;
+                        in_command := false;
+                        i := i + 1;
+                    ELSE
+                        IF NOT in_command THEN
+                            in_command := true;
+                            commands := commands + 1;
+                            IF commands = 1 THEN first_start := i; END IF;
+                        END IF;
+                        IF c = 39 OR c = 34 THEN -- a 'string' or a "quoted name"; E'…' strings have backslash escapes
+                            escapes := c = 39 AND (backslash_escapes OR (i > 0 AND get_byte(b, i - 1) IN (69, 101)
+                                AND (i = 1 OR NOT (get_byte(b, i - 2) BETWEEN 48 AND 57 OR get_byte(b, i - 2) BETWEEN 65 AND 90
+                                    OR get_byte(b, i - 2) BETWEEN 97 AND 122 OR get_byte(b, i - 2) IN (36, 95) OR get_byte(b, i - 2) >= 128))));
+                            i := i + 1;
+                            WHILE i < n LOOP
+                                IF escapes AND get_byte(b, i) = 92 THEN
+                                    i := i + 2;
+                                ELSIF get_byte(b, i) = c THEN
+                                    i := i + 1;
+                                    EXIT WHEN i >= n OR get_byte(b, i) <> c; -- a doubled quote stays inside
+                                    i := i + 1;
+                                ELSE
+                                    i := i + 1;
+                                END IF;
+                            END LOOP;
+                        ELSIF c = 36 AND (i = 0 OR NOT (get_byte(b, i - 1) BETWEEN 48 AND 57 OR get_byte(b, i - 1) BETWEEN 65 AND 90
+                                OR get_byte(b, i - 1) BETWEEN 97 AND 122 OR get_byte(b, i - 1) IN (36, 95) OR get_byte(b, i - 1) >= 128)) THEN
+                            -- $tag$ … $tag$ (a $ after a name character belongs to the name; $1 is a parameter)
+                            j := i + 1;
+                            IF j < n AND NOT get_byte(b, j) BETWEEN 48 AND 57 THEN
+                                WHILE j < n AND (get_byte(b, j) BETWEEN 48 AND 57 OR get_byte(b, j) BETWEEN 65 AND 90
+                                    OR get_byte(b, j) BETWEEN 97 AND 122 OR get_byte(b, j) = 95 OR get_byte(b, j) >= 128) LOOP
+                                    j := j + 1;
+                                END LOOP;
+                            END IF;
+                            IF j < n AND get_byte(b, j) = 36 THEN
+                                tag := substring(b FROM i + 1 FOR j - i + 1);
+                                found := position(tag IN substring(b FROM j + 2));
+                                i := CASE WHEN found = 0 THEN n ELSE j + found + length(tag) END;
+                            ELSE
+                                i := i + 1;
+                            END IF;
+                        ELSE
+                            i := i + 1;
+                        END IF;
+                    END IF;
+                END LOOP;
+                IF commands <> 1 THEN
+                    RETURN format('-- %s %s (statement not recorded: the query held several commands)', p_tag, shown);
+                END IF;
+                -- One command, but is it this statement? A DO block or a function call is not, and may hold anything.
+                IF convert_from(substring(b FROM first_start + 1), 'UTF8') !~* ('^' || replace(p_tag, ' ', E'\\s+') || E'\\M') THEN
+                    RETURN format('-- %s %s (statement not recorded: it ran inside another command)', p_tag, shown);
+                END IF;
+                RETURN p_query;
+            END
+            $fn$;
+
+            CREATE OR REPLACE FUNCTION cdc_registry.record_ddl(p_slot text, p_table oid, p_name text, p_tag text) RETURNS void
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                ddl_id bigint;
+                recorded text := cdc_registry.ddl_statement_text(current_query(), p_tag, p_name);
+            BEGIN
+                INSERT INTO cdc_registry.ddl_history (slot, table_oid, table_name, command_tag, statement)
+                VALUES (p_slot, p_table, p_name, p_tag, recorded) RETURNING id INTO ddl_id;
+                PERFORM pg_logical_emit_message(true, 'pgegress', json_build_object('type', 'ddl', 'slot', p_slot,
+                    'ddl_id', ddl_id, 'table', p_name, 'command_tag', p_tag, 'statement', recorded)::text);
+            END
+            $fn$;
+
+            -- A pipeline whose slot is gone (a Host removed for good) would otherwise have every DDL recorded for it too.
+            CREATE VIEW cdc_registry.live_pipelines AS
+            SELECT pl.* FROM cdc_registry.pipelines pl
+            WHERE EXISTS (SELECT 1 FROM pg_replication_slots s WHERE s.slot_name = pl.slot AND s.database = current_database());
+
+            CREATE OR REPLACE FUNCTION cdc_registry.capture_ddl() RETURNS event_trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                cmd record;
+                p record;
+            BEGIN
+                FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+                    BEGIN
+                        IF cmd.schema_name = 'cdc_registry' THEN
+                            CONTINUE;
+                        ELSIF cmd.object_type = 'publication relation' THEN
+                            FOR p IN SELECT pl.slot, pr.prrelid FROM pg_publication_rel pr
+                                     JOIN pg_publication pb ON pb.oid = pr.prpubid
+                                     JOIN cdc_registry.live_pipelines pl ON pl.publication = pb.pubname
+                                     WHERE pr.oid = cmd.objid LOOP
+                                PERFORM cdc_registry.request_reload_for(p.slot, p.prrelid::regclass, 'publication');
+                            END LOOP;
+                        ELSIF cmd.object_type = 'publication namespace' THEN
+                            -- ADD TABLES IN SCHEMA: every table of the schema joins the publication with its rows.
+                            FOR p IN SELECT pl.slot, c.oid AS relid FROM pg_publication_namespace pn
+                                     JOIN pg_publication pb ON pb.oid = pn.pnpubid
+                                     JOIN cdc_registry.live_pipelines pl ON pl.publication = pb.pubname
+                                     JOIN pg_class c ON c.relnamespace = pn.pnnspid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                                     WHERE pn.oid = cmd.objid LOOP
+                                PERFORM cdc_registry.request_reload_for(p.slot, p.relid::regclass, 'publication');
+                            END LOOP;
+                        ELSIF cmd.classid <> 'pg_class'::regclass THEN
+                            CONTINUE;
+                        ELSIF cmd.command_tag = 'COMMENT' THEN
+                            IF obj_description(cmd.objid, 'pg_class') = 'pgegress:reload' THEN
+                                PERFORM cdc_registry.request_reload(cmd.objid::regclass, 'comment');
+                            END IF;
+                        ELSIF cmd.object_type IN ('table', 'table column') THEN
+                            FOR p IN SELECT pl.slot, cdc_registry.table_name(n.nspname, c.relname) AS qualified
+                                     FROM cdc_registry.live_pipelines pl
+                                     JOIN pg_publication_tables pt ON pt.pubname = pl.publication
+                                     JOIN pg_namespace n ON n.nspname = pt.schemaname
+                                     JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                                     WHERE c.oid = cmd.objid LOOP
+                                PERFORM cdc_registry.record_ddl(p.slot, cmd.objid, p.qualified, cmd.command_tag);
+                            END LOOP;
+                        END IF;
+                    EXCEPTION WHEN OTHERS THEN
+                        RAISE WARNING 'PgEgress could not capture % on %: %', cmd.command_tag, cmd.object_identity, SQLERRM;
+                    END;
+                END LOOP;
+            END
+            $fn$;
+
+            CREATE OR REPLACE FUNCTION cdc_registry.capture_drop() RETURNS event_trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            DECLARE
+                obj record;
+                p record;
+                qualified text;
+            BEGIN
+                FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table' AND original LOOP
+                    BEGIN
+                        qualified := cdc_registry.table_name(obj.schema_name, obj.object_name);
+                        FOR p IN SELECT DISTINCT o.slot FROM cdc_registry.operations o WHERE o.table_oid = obj.objid
+                                 AND o.slot IN (SELECT slot FROM cdc_registry.live_pipelines)
+                                 UNION SELECT pl.slot FROM cdc_registry.live_pipelines pl
+                                 WHERE EXISTS (SELECT 1 FROM cdc_registry.table_state t WHERE t.table_name = qualified) LOOP
+                            PERFORM cdc_registry.record_ddl(p.slot, obj.objid, qualified, tg_tag);
+                        END LOOP;
+                    EXCEPTION WHEN OTHERS THEN
+                        RAISE WARNING 'PgEgress could not capture the drop of %: %', obj.object_identity, SQLERRM;
+                    END;
+                END LOOP;
+            END
+            $fn$;
+
+            -- SQL reload requests: not for PUBLIC, but for an operator role. Creating a role needs CREATEROLE; without it the
+            -- function stays its owner's, and the start logs a warning (SourceSetup).
+            REVOKE ALL ON FUNCTION cdc_registry.request_reload(regclass, text) FROM PUBLIC;
+            DO $do$
+            BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgegress_operator') THEN
+                    BEGIN
+                        CREATE ROLE pgegress_operator NOLOGIN;
+                    EXCEPTION
+                        WHEN insufficient_privilege THEN
+                            RAISE WARNING 'PgEgress cannot create the role pgegress_operator: %', SQLERRM;
+                        WHEN duplicate_object OR unique_violation THEN
+                            NULL; -- another database of the cluster created it at the same moment
+                    END;
+                END IF;
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgegress_operator') THEN
+                    BEGIN
+                        GRANT USAGE ON SCHEMA cdc_registry TO pgegress_operator;
+                        GRANT EXECUTE ON FUNCTION cdc_registry.request_reload(regclass, text) TO pgegress_operator;
+                    EXCEPTION WHEN insufficient_privilege THEN
+                        RAISE WARNING 'PgEgress cannot grant request_reload to pgegress_operator: %', SQLERRM;
+                    END;
+                END IF;
+            END
+            $do$;
+            """),
         (7, "flush_failures", """
             CREATE TABLE cdc_registry.flush_failures (
                 slot            text        NOT NULL,

@@ -63,7 +63,7 @@ internal static class ExportPlanner
             var folder = Path.Combine(spoolRoot, table.OperationId.ToString(), table.Oid.ToString());
             // Whatever is there was left by an export that did not finish: it is garbage.
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-            Directory.CreateDirectory(folder);
+            Storage.PrivateFiles.CreateFolder(folder);
             var plan = new TableExport(table, schema, size, reltuples > 0 ? (long)reltuples : 0, folder);
             plans.Add(plan);
 

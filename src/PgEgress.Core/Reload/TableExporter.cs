@@ -128,7 +128,7 @@ public sealed class TableExporter(PgEgressOptions options, IObjectStore store, S
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBuffer);
         try
         {
-            await using var file = new FileStream(unit.SpoolPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, CopyBuffer, useAsync: true);
+            await using var file = PrivateFiles.Open(unit.SpoolPath, FileMode.CreateNew, FileAccess.Write, CopyBuffer, FileOptions.Asynchronous);
             await using var gzip = new GZipStream(file, CompressionLevel.Fastest);
             // BeginRawBinaryCopy refuses a text-format COPY; the text reader is a StreamReader over the same raw COPY
             // stream, whose bytes (UTF-8, as Npgsql sets client_encoding) are read here as they are, never decoded.

@@ -62,7 +62,7 @@ public sealed class SliceConsumer(
         var session = _session!;
         var startLsn = _staged;
 
-        Directory.CreateDirectory(IngestFolder);
+        PrivateFiles.CreateFolder(IngestFolder);
         var spool = Path.Combine(IngestFolder, $"{Guid.NewGuid():N}.seg");
         using var segment = new SegmentWriter(spool, Slot, startLsn, IngestFolder);
         var flushRequested = false;

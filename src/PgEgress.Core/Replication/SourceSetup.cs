@@ -46,7 +46,22 @@ public sealed class SourceSetup(
         await EnsurePublicationAsync(conn, ct);
         await registry.SetPipelineAsync(options.Slot, options.Publication, ct);
         await EnsureEventTriggersAsync(conn, ct);
+        await CheckOperatorRoleAsync(conn, ct);
         await EnsureSlotAsync(conn, ct);
+    }
+
+    /// <summary>
+    /// cdc_registry.request_reload is granted to the role pgegress_operator, which the registry migration creates when
+    /// the source role may (CREATEROLE). Without it only the function's owner can ask for reloads in SQL: say how to fix it.
+    /// </summary>
+    private async Task CheckOperatorRoleAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgegress_operator')
+                        THEN has_function_privilege('pgegress_operator', 'cdc_registry.request_reload(regclass, text)', 'EXECUTE') END
+            """, conn);
+        if (await cmd.ExecuteScalarAsync(ct) is true) return;
+        logger.LogWarning("SQL reload requests are limited to the owner of cdc_registry.request_reload: the role pgegress_operator is missing or lacks it. Have a role with CREATEROLE run: CREATE ROLE pgegress_operator NOLOGIN; then the owner: GRANT USAGE ON SCHEMA cdc_registry TO pgegress_operator; GRANT EXECUTE ON FUNCTION cdc_registry.request_reload(regclass, text) TO pgegress_operator;");
     }
 
     /// <summary>

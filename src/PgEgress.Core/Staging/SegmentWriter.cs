@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Staging;
 
@@ -24,7 +25,7 @@ public sealed class SegmentWriter : IDisposable
     {
         SpoolPath = spoolPath;
         StartLsn = startLsn;
-        _file = new FileStream(spoolPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        _file = PrivateFiles.Open(spoolPath, FileMode.Create, FileAccess.Write, 1 << 16);
         // BinaryWriter writes straight through; the BufferedStream batches small records before they reach zlib.
         _out = new BinaryWriter(new BufferedStream(new GZipStream(_file, CompressionLevel.Fastest, leaveOpen: true), 1 << 16));
         _out.Write(SegmentFormat.Magic);

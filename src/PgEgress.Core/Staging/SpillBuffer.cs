@@ -1,3 +1,5 @@
+using PgEgress.Core.Storage;
+
 namespace PgEgress.Core.Staging;
 
 /// <summary>
@@ -32,9 +34,9 @@ public sealed class SpillBuffer : Stream
 
     private void SpillToFile()
     {
-        Directory.CreateDirectory(_spillDirectory);
-        _file = new FileStream(Path.Combine(_spillDirectory, $"txn-{Guid.NewGuid():N}.spill"), FileMode.CreateNew,
-            FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+        PrivateFiles.CreateFolder(_spillDirectory);
+        _file = PrivateFiles.Open(Path.Combine(_spillDirectory, $"txn-{Guid.NewGuid():N}.spill"), FileMode.CreateNew,
+            FileAccess.ReadWrite, 1 << 16, FileOptions.DeleteOnClose);
         _memory.Position = 0;
         _memory.CopyTo(_file);
         _memory.SetLength(0);

@@ -14,8 +14,6 @@ public sealed class FileSystemObjectStore : IObjectStore
     /// <summary>Temporary files start with this; listing skips them and object names may not use it.</summary>
     internal const string TempPrefix = ".pgegress-tmp-";
 
-    private const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const int CopyBufferSize = 1 << 20;
 
     /// <summary>
@@ -44,7 +42,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         ArgumentNullException.ThrowIfNull(content);
         var target = ToFullPath(path);
         var folder = Path.GetDirectoryName(target)!;
-        CreateFolder(folder);
+        PrivateFiles.CreateFolder(folder);
         var temp = await WriteTempFileAsync(folder, content, ct);
         try
         {
@@ -110,7 +108,7 @@ public sealed class FileSystemObjectStore : IObjectStore
 
     public async Task EnsureReadyAsync(CancellationToken ct)
     {
-        CreateFolder(_root);
+        PrivateFiles.CreateFolder(_root);
         // Proves the root is writable now rather than at the first flush; the probe is a temp file, never listed.
         var probe = await WriteTempFileAsync(_root, Stream.Null, ct);
         File.Delete(probe);
@@ -191,51 +189,12 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
-    /// <summary>
-    /// Creates the folder and any missing parents as 0700. Directory.CreateDirectory applies its mode to the
-    /// last folder only, so each level is created in turn.
-    /// </summary>
-    private static void CreateFolder(string folder)
-    {
-        if (Directory.Exists(folder))
-        {
-            return;
-        }
-
-        if (Path.GetDirectoryName(folder) is { } parent)
-        {
-            CreateFolder(parent);
-        }
-
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, OwnerOnlyFolder);
-        }
-    }
-
     private static async Task<string> WriteTempFileAsync(string folder, Stream content, CancellationToken ct)
     {
         var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            Share = FileShare.None,
-            BufferSize = CopyBufferSize,
-            Options = FileOptions.Asynchronous,
-        };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = OwnerOnlyFile;
-        }
-
         try
         {
-            await using var file = new FileStream(temp, options);
+            await using var file = PrivateFiles.Open(temp, FileMode.CreateNew, FileAccess.Write, CopyBufferSize, FileOptions.Asynchronous);
             await content.CopyToAsync(file, CopyBufferSize, ct);
             await file.FlushAsync(ct);
             file.Flush(flushToDisk: true);

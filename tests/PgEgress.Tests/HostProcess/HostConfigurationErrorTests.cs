@@ -29,6 +29,11 @@ public sealed class HostConfigurationErrorTests
         { "connection string with a bad port", "PgEgress__Source__ConnectionString", $"Host=127.0.0.1;Port=five;Password={Secret}", ["PgEgress:Source:ConnectionString", "port"] },
         { "non-positive slice duration", "PgEgress__Slice__MaxDuration", "-00:00:01", ["PgEgress:Slice:MaxDuration"] },
         { "tables and schemas both set", "PgEgress__Source__Tables__0", "app.items", ["PgEgress:Source:Tables", "PgEgress:Source:Schemas"] },
+        { "publication name with a double quote", "PgEgress__Source__Publication", "pub\"x", ["PgEgress:Source:Publication", "double quotes"] },
+        { "publication name with a single quote", "PgEgress__Source__Publication", "pub'x", ["PgEgress:Source:Publication", "single quotes"] },
+        { "publication name of 32 characters that is 64 bytes", "PgEgress__Source__Publication", new string('\u00e9', 32), ["PgEgress:Source:Publication", "63 bytes"] },
+        { "slice longer than the batch interval", "PgEgress__Slice__MaxDuration", "2.00:00:00", ["PgEgress:Slice:MaxDuration", "PgEgress:Batch:Interval"] },
+        { "API key of 15 characters", "PgEgress__Api__Key", "fifteen-chars-k", ["PgEgress:Api:Key", "16 characters"] },
     };
 
     [Theory]

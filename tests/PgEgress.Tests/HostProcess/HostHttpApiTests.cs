@@ -9,7 +9,7 @@ namespace PgEgress.Tests.HostProcess;
 /// <summary>One real host (folder store, schema "app" published) shared by the HTTP tests of a class.</summary>
 public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
 {
-    public const string Key = "test-key-Vq82mZ";
+    public const string Key = "test-key-Vq82mZ-4k";
 
     private HostProcess? _host;
 
@@ -274,6 +274,35 @@ public sealed class HostHttpApiTests(RunningHostFixture fx) : IClassFixture<Runn
             Assert.False(string.IsNullOrEmpty(record.GetProperty("Category").GetString()));
         }
         Assert.Contains(fx.Host.LogRecords(), r => r.GetProperty("Message").GetString()!.StartsWith("Now listening on: http://127.0.0.1:", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("app.items.x", "a cross-database reference")]
+    [InlineData("app.it%0Aems", "a line break")]
+    public async Task A_malformed_table_name_is_400_problem_json(string table, string because)
+    {
+        var (status, type, body) = await SendAsync(Request(HttpMethod.Post, $"/api/tables/{table}/reload", RunningHostFixture.Key));
+
+        Assert.True((HttpStatusCode.BadRequest, "application/problem+json") == (status, type), $"{because}: {status} {type} {body}");
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("detail").GetString()), because);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task The_work_directory_holds_only_0700_folders_and_0600_files()
+    {
+        await using (var insert = fx.Db.CreateCommand("INSERT INTO app.items SELECT g, 'private ' || g FROM generate_series(1000, 1100) g"))
+            await insert.ExecuteNonQueryAsync();
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(Request(HttpMethod.Post, "/api/flush", RunningHostFixture.Key))).Status);
+
+        var work = Path.Combine(fx.Root, "work");
+        var folders = Directory.GetDirectories(work, "*", SearchOption.AllDirectories).Append(work).ToList();
+        Assert.True(folders.Count > 1, "the host made no folders under its work directory");
+        foreach (var folder in folders)
+            Assert.True(File.GetUnixFileMode(folder) == (UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute),
+                $"{folder} is {File.GetUnixFileMode(folder)}");
+        foreach (var file in Directory.GetFiles(work, "*", SearchOption.AllDirectories))
+            Assert.True(File.GetUnixFileMode(file) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), $"{file} is {File.GetUnixFileMode(file)}");
     }
 
     [Fact]

@@ -1,0 +1,25 @@
+using Npgsql;
+
+namespace PgEgress.Core.Api;
+
+/// <summary>
+/// Tells a source database that cannot be reached or is shutting down (answered 503, the client may retry) from a
+/// failure of PgEgress itself (500). The reason is PostgreSQL's message or the network's: never the connection string.
+/// </summary>
+public static class SourceUnavailable
+{
+    /// <summary>
+    /// Npgsql's own failures (connect, read, timeout) and PostgreSQL's SQLSTATE classes 08 (connection), 53
+    /// (insufficient resources: too many connections) and 57 (operator intervention: shutdown, recovery).
+    /// </summary>
+    public static bool Matches(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("53", StringComparison.Ordinal)
+                               || p.SqlState.StartsWith("57", StringComparison.Ordinal),
+        NpgsqlException => true,
+        _ => false,
+    };
+
+    public static ApiReply Reply(Exception e) => ApiReply.Fail(503, "the source database is unavailable: " +
+        (e is PostgresException p ? p.MessageText : e.InnerException?.Message ?? e.Message));
+}
