@@ -106,10 +106,10 @@ public sealed class DdlCaptureTests(PostgresFixture pg) : IDisposable
             Assert.DoesNotContain(Password, script, StringComparison.Ordinal);
 
             // ddl.sql splits at its header lines into exactly the statements recorded for the table.
-            var evil = $"app.{EvilName}";
+            var evil = $"app.\"{EvilName}\""; // the registry's quoted form, as quote_ident prints it
             var evilStatements = await StatementsAsync(db, evil);
             Assert.True(evilStatements.Count == 3, string.Join("\n", await AllHistoryAsync(db)));
-            Assert.Equal($"-- ALTER TABLE app.{EvilName.Replace("\n", "\\n")} (statement not recorded: the query held several commands)", evilStatements[2]);
+            Assert.Equal($"-- ALTER TABLE {evil.Replace("\n", "\\n")} (statement not recorded: the query held several commands)", evilStatements[2]);
             var evilScript = await DdlScriptAsync(pipeline, db, evil);
             var headers = evilScript.Split('\n').Count(line => line.StartsWith("-- lsn ", StringComparison.Ordinal));
             Assert.True(headers == evilStatements.Count, $"{headers} header lines for {evilStatements.Count} statements:\n{evilScript}");
