@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Xml.Linq;
+using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Storage;
 using PgEgress.Core.Storage.AzureBlob;
@@ -36,29 +37,39 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     [Fact]
     public async Task The_input_is_read_at_most_the_blocks_in_flight_ahead_of_the_upload()
     {
-        const int blockSize = AzureBlobObjectStore.BlockSize;
+        const int blockSize = AzureBlobObjectStore.BlockSize, inFlight = AzureBlobObjectStore.UploadConcurrency;
         const long size = 9L * blockSize + 5;
         var input = new GeneratedStream(size);
         var readWhenSent = new List<long>();
-        await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, _ =>
+        long readWhenAllInFlight = -1;
+        // No request is answered until as many blocks as may be in flight have arrived: until then the store has
+        // no answer that would let it read another block, so what it has read then is all it may hold.
+        using var allInFlight = new ManualResetEventSlim();
+        await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, n =>
         {
             lock (readWhenSent)
             {
                 readWhenSent.Add(input.BytesRead);
+                if (n == inFlight)
+                {
+                    readWhenAllInFlight = input.BytesRead;
+                    allInFlight.Set();
+                }
             }
 
+            _ = allInFlight.Wait(TimeSpan.FromMinutes(1)); // on a timeout readWhenAllInFlight stays -1 and the test fails
             return false;
         });
         var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
 
         await store.PutAsync("streamed/object", input, default);
 
-        // Ten Put Blocks, then Put Block List. When the n-th request reaches the service, at most n - 1 blocks can
-        // have been answered, and the SDK reads a block only while fewer than UploadConcurrency are in flight.
+        Assert.Equal((long)inFlight * blockSize, readWhenAllInFlight);
+        // Ten Put Blocks, then Put Block List. When the n-th request arrives, at most n - 1 have been answered.
         Assert.Equal(11, readWhenSent.Count);
         for (var n = 1; n <= readWhenSent.Count; n++)
         {
-            Assert.True(readWhenSent[n - 1] <= Math.Min(size, (n - 1L + AzureBlobObjectStore.UploadConcurrency) * blockSize),
+            Assert.True(readWhenSent[n - 1] <= Math.Min(size, (n - 1L + inFlight) * blockSize),
                 $"request {n} arrived with {readWhenSent[n - 1]} bytes of the input read");
         }
 
@@ -71,13 +82,18 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
         // Nine requests: three Put Blocks, the Put Block List and the Get Blob, and a retry for each of the four
         // failed ones. The blocks are staged in parallel, so which operation a failed request belongs to varies.
         await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, request => request is 2 or 3 or 5 or 8);
-        var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
+        var log = new CapturedLog();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(log));
+        var store = Create(ConnectionStringFor(proxy.Endpoint), _container, loggers);
         const long size = (10L << 20) + 99;
 
         await store.PutAsync("flaky/object", new GeneratedStream(size, seed: 7), default);
         await using var read = await store.OpenReadAsync("flaky/object", default);
 
         Assert.Equal(4, proxy.Failures);
+        var warnings = log.Entries.Where(e => e.Level == LogLevel.Warning).Select(e => e.Message).ToList();
+        Assert.Equal(4, warnings.Count);
+        Assert.All(warnings, w => Assert.Contains("failed transiently (HTTP 503)", w));
         Assert.Equal(Sha256(new GeneratedStream(size, seed: 7)), Convert.ToHexString(await SHA256.HashDataAsync(read!)));
     }
 
@@ -174,13 +190,13 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
         Assert.Equal($"azureblob:devstoreaccount1/{_container}", Store.Describe);
     }
 
-    private static IObjectStore Create(string connectionString, string container) =>
+    private static IObjectStore Create(string connectionString, string container, ILoggerFactory? loggers = null) =>
         ObjectStoreFactory.Create(new StorageOptions
         {
             Kind = StorageKind.AzureBlob,
             ConnectionString = connectionString,
             Container = container,
-        });
+        }, loggers);
 
     private string ConnectionStringFor(string blobEndpoint) =>
         $"DefaultEndpointsProtocol=http;AccountName={azurite.Server.AccountName};AccountKey={azurite.Server.AccountKey};BlobEndpoint={blobEndpoint}";
