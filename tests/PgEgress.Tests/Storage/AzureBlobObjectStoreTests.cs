@@ -171,6 +171,26 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     }
 
     [Fact]
+    public async Task An_endpoint_that_never_answers_fails_with_a_blob_request_exception_after_the_retries()
+    {
+        // A port that was free a moment ago: every attempt is refused, so the SDK's retries are spent.
+        string endpoint;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            endpoint = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/{azurite.Server.AccountName}";
+        }
+
+        var store = Create(ConnectionStringFor(endpoint), _container);
+
+        var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("a/b.csv", new MemoryStream([1]), default));
+
+        Assert.Null(error.Status);
+        Assert.Contains("Upload Blob", error.Message);
+        Assert.Contains("no response", error.Message);
+    }
+
+    [Fact]
     public async Task Writing_to_a_missing_container_names_the_operation_path_status_and_error_code()
     {
         var store = Create(azurite.Server.ConnectionString, NewContainerName());

@@ -95,7 +95,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
 
     public async Task EnsureReadyAsync(CancellationToken ct)
     {
-        Exception createFailure;
+        RequestFailedException createFailure;
         try
         {
             await _container.CreateIfNotExistsAsync(cancellationToken: ct);
@@ -116,7 +116,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
             await using var page = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, null, ct).AsPages(pageSizeHint: 1).GetAsyncEnumerator(ct);
             await page.MoveNextAsync();
         }
-        catch (RequestFailedException)
+        catch (Exception e) when (BlobRequestException.Translate("List Blobs", Target(""), e) is not null)
         {
             // Report the create failure: it says why the container is unusable.
             throw BlobRequestException.Translate("Create Container", Target(""), createFailure)!;

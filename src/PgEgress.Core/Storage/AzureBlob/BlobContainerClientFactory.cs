@@ -30,14 +30,13 @@ internal static class BlobContainerClientFactory
             {
                 service = new BlobServiceClient(options.ConnectionString, clientOptions);
             }
-            catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+            catch (FormatException e)
             {
-                // The SDK's parse errors name no values; its ArgumentException adds only the parameter name.
+                // The SDK's parse errors name no values, so its message is safe to pass on; the SDK exception is not
+                // kept as the inner exception all the same, in case a later version quotes the string.
                 throw new ArgumentException(
-                    "PgEgress:Storage:ConnectionString is invalid: " + (e is ArgumentException a ? a.Message.Replace(
-                        $" (Parameter '{a.ParamName}')", "", StringComparison.Ordinal) : e.Message) +
-                    " Expected an account key string (AccountName=…;AccountKey=…), a SAS string " +
-                    "(BlobEndpoint=…;SharedAccessSignature=…) or UseDevelopmentStorage=true.");
+                    $"PgEgress:Storage:ConnectionString is invalid: {e.Message} Expected an account key string " +
+                    "(AccountName=…;AccountKey=…), a SAS string (BlobEndpoint=…;SharedAccessSignature=…) or UseDevelopmentStorage=true.");
             }
 
             return service.GetBlobContainerClient(options.Container);
