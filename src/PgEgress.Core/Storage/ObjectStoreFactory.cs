@@ -41,48 +41,6 @@ public static class ObjectStoreFactory
         return new FileSystemObjectStore(options.Path);
     }
 
-    private static AzureBlobObjectStore CreateAzureBlob(StorageOptions options, ILoggerFactory loggerFactory, TokenCredential? credential)
-    {
-        if (ContainerName.Problem(options.Container) is { } problem)
-        {
-            throw new ArgumentException($"PgEgress:Storage:Container '{options.Container}' is not a valid container name: {problem}.");
-        }
-
-        var logger = loggerFactory.CreateLogger<AzureBlobObjectStore>();
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            BlobConnectionString parsed;
-            try
-            {
-                parsed = BlobConnectionString.Parse(options.ConnectionString);
-            }
-            catch (FormatException e)
-            {
-                throw new ArgumentException($"PgEgress:Storage:ConnectionString is invalid. {e.Message}", e);
-            }
-
-            IBlobAuthenticator authenticator = parsed.AccountKey is { } key
-                ? new SharedKeyAuthenticator(parsed.AccountName, key)
-                : new SasAuthenticator(parsed.SharedAccessSignature!);
-            return new AzureBlobObjectStore(parsed.BlobEndpoint, parsed.AccountName, options.Container, authenticator, logger);
-        }
-
-        if (!string.IsNullOrWhiteSpace(options.AccountUrl))
-        {
-            // The service accepts bearer tokens over HTTPS only; say so now rather than with a 403 later.
-            if (!Uri.TryCreate(options.AccountUrl.TrimEnd('/'), UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps || url.Query.Length > 0)
-            {
-                // Not echoed: a URL pasted with a SAS query would print the token.
-                throw new ArgumentException(
-                    "PgEgress:Storage:AccountUrl is not an https URL without a query string, such as https://myaccount.blob.core.windows.net.");
-            }
-
-            var authenticator = new TokenAuthenticator(credential ?? new DefaultAzureCredential());
-            return new AzureBlobObjectStore(url, BlobConnectionString.AccountNameOf(url), options.Container, authenticator, logger);
-        }
-
-        throw new ArgumentException(
-            "Kind=AzureBlob needs PgEgress:Storage:ConnectionString (account key, SAS or UseDevelopmentStorage=true) " +
-            "or PgEgress:Storage:AccountUrl (with a managed identity or another Azure.Identity credential).");
-    }
+    private static AzureBlobObjectStore CreateAzureBlob(StorageOptions options, ILoggerFactory loggerFactory, TokenCredential? credential) =>
+        new(BlobContainerClientFactory.Create(options, loggerFactory.CreateLogger<AzureBlobObjectStore>(), credential));
 }

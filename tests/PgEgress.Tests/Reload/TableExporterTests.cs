@@ -375,7 +375,6 @@ public sealed class TableExporterTests(PostgresFixture pg) : IDisposable
             ConnectionString = azurite.ConnectionString,
             Container = "reload-" + Guid.NewGuid().ToString("N")[..12],
         });
-        using var disposeStore = (IDisposable)blobs;
         await blobs.EnsureReadyAsync(default);
 
         var options = Options(r => (r.SplitAboveBytes, r.RangeBytes) = (1 << 20, 1 << 20));

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Xml.Linq;
+using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Storage;
 using PgEgress.Core.Storage.AzureBlob;
@@ -20,20 +21,6 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(Create(azurite.Server.ConnectionString, _container));
 
     [Fact]
-    public async Task Listing_follows_the_marker_across_pages()
-    {
-        ((AzureBlobObjectStore)Store).ListPageSize = 2;
-        var paths = Enumerable.Range(0, 7).Select(i => $"seg/{i:D4}").Append("other/x").ToList();
-        foreach (var path in paths)
-        {
-            await PutTextAsync(path, path);
-        }
-
-        Assert.Equal(paths.Order(StringComparer.Ordinal), await ListAsync(""));
-        Assert.Equal(paths.Take(7), await ListAsync("seg/"));
-    }
-
-    [Fact]
     public async Task A_large_object_is_committed_as_four_MiB_blocks()
     {
         const long size = (10L << 20) + 7;
@@ -48,40 +35,65 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     }
 
     [Fact]
-    public async Task The_input_is_read_one_block_ahead_of_the_upload_at_most()
+    public async Task The_input_is_read_at_most_the_blocks_in_flight_ahead_of_the_upload()
     {
-        const long size = (10L << 20) + 5;
+        const int blockSize = AzureBlobObjectStore.BlockSize, inFlight = AzureBlobObjectStore.UploadConcurrency;
+        const long size = 9L * blockSize + 5;
         var input = new GeneratedStream(size);
         var readWhenSent = new List<long>();
-        await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, _ =>
+        long readWhenAllInFlight = -1;
+        // No request is answered until as many blocks as may be in flight have arrived: until then the store has
+        // no answer that would let it read another block, so what it has read then is all it may hold.
+        using var allInFlight = new ManualResetEventSlim();
+        await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, n =>
         {
             lock (readWhenSent)
             {
                 readWhenSent.Add(input.BytesRead);
+                if (n == inFlight)
+                {
+                    readWhenAllInFlight = input.BytesRead;
+                    allInFlight.Set();
+                }
             }
 
+            _ = allInFlight.Wait(TimeSpan.FromMinutes(1)); // on a timeout readWhenAllInFlight stays -1 and the test fails
             return false;
         });
-        using var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
+        var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
 
         await store.PutAsync("streamed/object", input, default);
 
-        // Put Block 0, 1, 2, then Put Block List: memory never holds more than the block in flight.
-        Assert.Equal([4L << 20, 8L << 20, size, size], readWhenSent);
+        Assert.Equal((long)inFlight * blockSize, readWhenAllInFlight);
+        // Ten Put Blocks, then Put Block List. When the n-th request arrives, at most n - 1 have been answered.
+        Assert.Equal(11, readWhenSent.Count);
+        for (var n = 1; n <= readWhenSent.Count; n++)
+        {
+            Assert.True(readWhenSent[n - 1] <= Math.Min(size, (n - 1L + inFlight) * blockSize),
+                $"request {n} arrived with {readWhenSent[n - 1]} bytes of the input read");
+        }
+
+        Assert.Equal(size, readWhenSent[^1]);
     }
 
     [Fact]
     public async Task Transient_failures_are_retried_per_block_without_rewinding_the_input()
     {
-        // Requests: 1 block 0; 2, 3 block 1 (fail twice); 4 block 1; 5 block 2 (fails); 6 block 2; 7 block list; 8 get (fails); 9 get.
+        // Nine requests: three Put Blocks, the Put Block List and the Get Blob, and a retry for each of the four
+        // failed ones. The blocks are staged in parallel, so which operation a failed request belongs to varies.
         await using var proxy = new FlakyProxy(azurite.Server.BlobEndpoint, request => request is 2 or 3 or 5 or 8);
-        using var store = Create(ConnectionStringFor(proxy.Endpoint), _container);
+        var log = new CapturedLog();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(log));
+        var store = Create(ConnectionStringFor(proxy.Endpoint), _container, loggers);
         const long size = (10L << 20) + 99;
 
         await store.PutAsync("flaky/object", new GeneratedStream(size, seed: 7), default);
         await using var read = await store.OpenReadAsync("flaky/object", default);
 
         Assert.Equal(4, proxy.Failures);
+        var warnings = log.Entries.Where(e => e.Level == LogLevel.Warning).Select(e => e.Message).ToList();
+        Assert.Equal(4, warnings.Count);
+        Assert.All(warnings, w => Assert.Contains("failed transiently (HTTP 503)", w));
         Assert.Equal(Sha256(new GeneratedStream(size, seed: 7)), Convert.ToHexString(await SHA256.HashDataAsync(read!)));
     }
 
@@ -89,7 +101,7 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     public async Task An_account_sas_connection_string_can_create_write_read_list_and_delete()
     {
         var sas = AccountSas.Create(azurite.Server.AccountName, azurite.Server.AccountKey, "rwdlac", TimeSpan.FromMinutes(5));
-        using var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", NewContainerName());
+        var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", NewContainerName());
 
         await store.EnsureReadyAsync(default);
         await store.PutAsync("sas/object", new GeneratedStream(5L << 20), default);
@@ -108,7 +120,7 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     {
         await PutTextAsync("existing", "x");
         var sas = AccountSas.Create(azurite.Server.AccountName, azurite.Server.AccountKey, "rl", TimeSpan.FromMinutes(5));
-        using var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", _container);
+        var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", _container);
 
         await store.EnsureReadyAsync(default);
         var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("new", new MemoryStream([1]), default));
@@ -122,7 +134,7 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
     public async Task A_wrong_account_key_fails_with_a_clear_403_that_does_not_show_the_key()
     {
         var wrongKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
-        using var store = Create(
+        var store = Create(
             $"DefaultEndpointsProtocol=http;AccountName={azurite.Server.AccountName};AccountKey={wrongKey};BlobEndpoint={azurite.Server.BlobEndpoint}",
             _container);
 
@@ -135,19 +147,58 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
         Assert.Contains($"HTTP 403 Forbidden, error code {error.ErrorCode}", error.Message);
         Assert.Contains("Server failed to authenticate the request", error.Message);
         Assert.Contains("Check the account key", error.Message);
-        Assert.DoesNotContain(wrongKey, error.Message);
-        Assert.DoesNotContain(wrongKey[..12], error.Message);
+        Assert.DoesNotContain(wrongKey[..12], error.ToString());
+    }
+
+    [Fact]
+    public async Task A_sas_with_a_wrong_signature_fails_with_a_clear_403_that_does_not_show_the_signature()
+    {
+        var wrongKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
+        var sas = AccountSas.Create(azurite.Server.AccountName, wrongKey, "rwdlac", TimeSpan.FromMinutes(5));
+        var signature = Uri.UnescapeDataString(sas[(sas.IndexOf("&sig=", StringComparison.Ordinal) + 5)..]);
+        var store = Create($"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature={sas}", _container);
+
+        var ready = await Assert.ThrowsAsync<BlobRequestException>(() => store.EnsureReadyAsync(default));
+        var put = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("x", new MemoryStream([1]), default));
+
+        foreach (var error in new[] { ready, put })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, error.Status);
+            Assert.Contains("Check the account key, or the SAS token's expiry", error.Message);
+            Assert.DoesNotContain(signature[..12], error.ToString());
+            Assert.DoesNotContain(Uri.EscapeDataString(signature)[..12], error.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_never_answers_fails_with_a_blob_request_exception_after_the_retries()
+    {
+        // A port that was free a moment ago: every attempt is refused, so the SDK's retries are spent.
+        string endpoint;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            endpoint = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/{azurite.Server.AccountName}";
+        }
+
+        var store = Create(ConnectionStringFor(endpoint), _container);
+
+        var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("a/b.csv", new MemoryStream([1]), default));
+
+        Assert.Null(error.Status);
+        Assert.Contains("Upload Blob", error.Message);
+        Assert.Contains("no response", error.Message);
     }
 
     [Fact]
     public async Task Writing_to_a_missing_container_names_the_operation_path_status_and_error_code()
     {
-        using var store = Create(azurite.Server.ConnectionString, NewContainerName());
+        var store = Create(azurite.Server.ConnectionString, NewContainerName());
 
         var error = await Assert.ThrowsAsync<BlobRequestException>(() => store.PutAsync("a/b.csv", new MemoryStream([1]), default));
 
         Assert.Equal(HttpStatusCode.NotFound, error.Status);
-        Assert.Contains("Put Blob", error.Message);
+        Assert.Contains("Upload Blob", error.Message);
         Assert.Contains("a/b.csv", error.Message);
         Assert.Contains("404", error.Message);
         Assert.Contains("ContainerNotFound", error.Message);
@@ -159,13 +210,13 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite) : ObjectSt
         Assert.Equal($"azureblob:devstoreaccount1/{_container}", Store.Describe);
     }
 
-    private static AzureBlobObjectStore Create(string connectionString, string container) =>
-        (AzureBlobObjectStore)ObjectStoreFactory.Create(new StorageOptions
+    private static IObjectStore Create(string connectionString, string container, ILoggerFactory? loggers = null) =>
+        ObjectStoreFactory.Create(new StorageOptions
         {
             Kind = StorageKind.AzureBlob,
             ConnectionString = connectionString,
             Container = container,
-        });
+        }, loggers);
 
     private string ConnectionStringFor(string blobEndpoint) =>
         $"DefaultEndpointsProtocol=http;AccountName={azurite.Server.AccountName};AccountKey={azurite.Server.AccountKey};BlobEndpoint={blobEndpoint}";

@@ -1,259 +1,140 @@
-using System.Buffers;
-using System.Globalization;
-using System.Net;
 using System.Runtime.CompilerServices;
-using System.Xml.Linq;
-using Microsoft.Extensions.Logging;
-using Polly;
+using Azure;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 
 namespace PgEgress.Core.Storage.AzureBlob;
 
 /// <summary>
-/// Objects as block blobs in one container, over the Blob service REST API. An object under 4 MiB is one
-/// Put Blob; a larger one is streamed as 4 MiB Put Blocks and committed by one Put Block List, so a reader
-/// sees either the old blob or the whole new one, and memory holds one block whatever the object's size.
-/// Every request is retried on transient failures; a block is retried from its buffer, so a consumed
-/// input stream never needs to rewind.
+/// <see cref="IObjectStore"/> over Azure.Storage.Blobs, one container. An upload of unknown length or of more than
+/// one block is staged as blocks and committed by one block list, so a reader sees the old blob or the whole new one.
+/// The SDK buffers each block it stages, so a retried block never needs the input to rewind. Failures that survive
+/// the SDK's retries become a <see cref="BlobRequestException"/>, whose message carries no key or signature.
 /// </summary>
-public sealed class AzureBlobObjectStore : IObjectStore, IDisposable
+public sealed class AzureBlobObjectStore : IObjectStore
 {
-    internal const string ApiVersion = "2021-08-06";
     internal const int BlockSize = 4 << 20;
 
-    private readonly HttpClient _http;
-    private readonly string _containerUrl;
-    private readonly string _account;
-    private readonly string _container;
-    private readonly IBlobAuthenticator _authenticator;
-    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
+    /// <summary>
+    /// Blocks staged at once. The SDK buffers each block in flight, so one upload holds at most
+    /// <c>UploadConcurrency × BlockSize</c> (16 MiB) of the input, whatever the object's size.
+    /// </summary>
+    internal const int UploadConcurrency = 4;
 
-    internal AzureBlobObjectStore(Uri blobEndpoint, string account, string container, IBlobAuthenticator authenticator, ILogger logger)
+    private static readonly StorageTransferOptions Transfer = new()
     {
-        _containerUrl = $"{blobEndpoint.AbsoluteUri.TrimEnd('/')}/{container}";
-        _account = account;
-        _container = container;
-        _authenticator = authenticator;
-        _retry = BlobRetryPipeline.Create(logger);
-        // Connections are recycled so that a changed DNS record (failover) is picked up.
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
-    }
+        // A known-length input under one block goes as one Put Blob; anything else is staged in blocks.
+        InitialTransferSize = BlockSize,
+        MaximumTransferSize = BlockSize,
+        MaximumConcurrency = UploadConcurrency,
+    };
 
-    public string Describe => $"azureblob:{_account}/{_container}";
+    private readonly BlobContainerClient _container;
 
-    /// <summary>List Blobs page size (the service's maximum is 5000); tests lower it to exercise paging.</summary>
-    internal int ListPageSize { get; set; } = 5000;
+    internal AzureBlobObjectStore(BlobContainerClient container) => _container = container;
+
+    public string Describe => $"azureblob:{_container.AccountName}/{_container.Name}";
 
     public async Task PutAsync(string path, Stream content, CancellationToken ct)
     {
         ObjectPath.Validate(path);
         ArgumentNullException.ThrowIfNull(content);
-        var buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
         try
         {
-            var filled = await content.ReadAtLeastAsync(buffer.AsMemory(0, BlockSize), BlockSize, throwOnEndOfStream: false, ct);
-            if (filled < BlockSize)
-            {
-                await PutBlobAsync(path, buffer.AsMemory(0, filled), ct);
-                return;
-            }
-
-            var blocks = new BlockList();
-            do
-            {
-                await PutBlockAsync(path, blocks.Add(), buffer.AsMemory(0, filled), ct);
-                filled = await content.ReadAtLeastAsync(buffer.AsMemory(0, BlockSize), BlockSize, throwOnEndOfStream: false, ct);
-            }
-            while (filled > 0);
-
-            var body = blocks.ToXml();
-            using var response = await SendAsync("Put Block List", path, ct, () =>
-                new HttpRequestMessage(HttpMethod.Put, BlobUri(path, "comp=blocklist")) { Content = new ByteArrayContent(body) });
-            await EnsureSuccessAsync(response, "Put Block List", path, ct);
+            await _container.GetBlobClient(path).UploadAsync(content, new BlobUploadOptions { TransferOptions = Transfer }, ct);
         }
-        finally
+        catch (Exception e) when (BlobRequestException.Translate("Upload Blob", Target(path), e) is { } failure)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            throw failure;
         }
     }
 
     public async Task<Stream?> OpenReadAsync(string path, CancellationToken ct)
     {
         ObjectPath.Validate(path);
-        // Headers only: the body is streamed to the caller as it reads.
-        var response = await SendAsync("Get Blob", path, ct, () => new HttpRequestMessage(HttpMethod.Get, BlobUri(path)),
-            HttpCompletionOption.ResponseHeadersRead);
         try
         {
-            if (response.StatusCode == HttpStatusCode.NotFound)
-            {
-                response.Dispose();
-                return null;
-            }
-
-            await EnsureSuccessAsync(response, "Get Blob", path, ct);
-            return new ResponseStream(response, await response.Content.ReadAsStreamAsync(ct));
+            // Streamed to the caller as it reads; the SDK resumes an interrupted body from where it stopped.
+            var download = await _container.GetBlobClient(path).DownloadStreamingAsync(cancellationToken: ct);
+            return download.Value.Content;
         }
-        catch
+        catch (RequestFailedException e) when (e.Status == 404)
         {
-            response.Dispose();
-            throw;
+            return null;
+        }
+        catch (Exception e) when (BlobRequestException.Translate("Get Blob", Target(path), e) is { } failure)
+        {
+            throw failure;
         }
     }
 
     public async IAsyncEnumerable<string> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken ct)
     {
         ObjectPath.ValidatePrefix(prefix);
-        string? marker = null;
-        do
+        await using var blobs = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix.Length == 0 ? null : prefix, ct)
+            .GetAsyncEnumerator(ct);
+        while (await NextAsync(blobs, prefix))
         {
-            var page = await ListPageAsync(prefix, marker, ListPageSize, ct);
-            foreach (var name in page.Names)
-            {
-                yield return name;
-            }
-
-            marker = page.NextMarker;
+            yield return blobs.Current.Name;
         }
-        while (marker is not null);
     }
 
     public async Task DeleteAsync(string path, CancellationToken ct)
     {
         ObjectPath.Validate(path);
-        using var response = await SendAsync("Delete Blob", path, ct, () => new HttpRequestMessage(HttpMethod.Delete, BlobUri(path)));
-        if (response.StatusCode != HttpStatusCode.NotFound)
+        try
         {
-            await EnsureSuccessAsync(response, "Delete Blob", path, ct);
+            await _container.GetBlobClient(path).DeleteIfExistsAsync(cancellationToken: ct);
+        }
+        catch (Exception e) when (BlobRequestException.Translate("Delete Blob", Target(path), e) is { } failure)
+        {
+            throw failure;
         }
     }
 
     public async Task EnsureReadyAsync(CancellationToken ct)
     {
-        using var response = await SendAsync("Create Container", "", ct, () =>
-            new HttpRequestMessage(HttpMethod.Put, $"{_containerUrl}?restype=container") { Content = new ByteArrayContent([]) });
-        if (response.IsSuccessStatusCode || ErrorCode(response) == "ContainerAlreadyExists")
-        {
-            return;
-        }
-
-        if (response.StatusCode == HttpStatusCode.Forbidden)
-        {
-            // A SAS scoped to the container may not create it; it is enough that the container can be listed.
-            try
-            {
-                await ListPageAsync("", null, 1, ct);
-                return;
-            }
-            catch (BlobRequestException)
-            {
-                // Report the create failure: it says why the container is unusable.
-            }
-        }
-
-        await EnsureSuccessAsync(response, "Create Container", "", ct);
-    }
-
-    public void Dispose() => _http.Dispose();
-
-    private async Task PutBlobAsync(string path, ReadOnlyMemory<byte> content, CancellationToken ct)
-    {
-        using var response = await SendAsync("Put Blob", path, ct, () =>
-        {
-            var request = new HttpRequestMessage(HttpMethod.Put, BlobUri(path)) { Content = new ReadOnlyMemoryContent(content) };
-            request.Headers.Add("x-ms-blob-type", "BlockBlob");
-            return request;
-        });
-        await EnsureSuccessAsync(response, "Put Blob", path, ct);
-    }
-
-    private async Task PutBlockAsync(string path, string blockId, ReadOnlyMemory<byte> block, CancellationToken ct)
-    {
-        using var response = await SendAsync("Put Block", path, ct, () =>
-            new HttpRequestMessage(HttpMethod.Put, BlobUri(path, $"comp=block&blockid={Uri.EscapeDataString(blockId)}"))
-            {
-                Content = new ReadOnlyMemoryContent(block),
-            });
-        await EnsureSuccessAsync(response, "Put Block", path, ct);
-    }
-
-    private async Task<BlobListPage> ListPageAsync(string prefix, string? marker, int pageSize, CancellationToken ct)
-    {
-        var query = $"restype=container&comp=list&maxresults={pageSize.ToString(CultureInfo.InvariantCulture)}";
-        if (prefix.Length > 0)
-        {
-            query += $"&prefix={Uri.EscapeDataString(prefix)}";
-        }
-
-        if (marker is not null)
-        {
-            query += $"&marker={Uri.EscapeDataString(marker)}";
-        }
-
-        using var response = await SendAsync("List Blobs", prefix, ct, () => new HttpRequestMessage(HttpMethod.Get, $"{_containerUrl}?{query}"));
-        await EnsureSuccessAsync(response, "List Blobs", prefix, ct);
-        await using var body = await response.Content.ReadAsStreamAsync(ct);
-        return await BlobListPage.ParseAsync(body, ct);
-    }
-
-    /// <summary>Sends a request built afresh, stamped and authorized for each attempt (a request message cannot be sent twice).</summary>
-    private async Task<HttpResponseMessage> SendAsync(string operation, string path, CancellationToken ct, Func<HttpRequestMessage> build,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
-    {
-        var context = ResilienceContextPool.Shared.Get(ct);
-        context.Properties.Set(BlobRetryPipeline.Attempting, $"Azure Blob {operation} on '{Target(path)}'");
+        RequestFailedException createFailure;
         try
         {
-            return await _retry.ExecuteAsync(async attempt =>
-            {
-                using var request = build();
-                request.Headers.Add("x-ms-version", ApiVersion);
-                request.Headers.Add("x-ms-date", DateTimeOffset.UtcNow.ToString("R", CultureInfo.InvariantCulture));
-                await _authenticator.AuthorizeAsync(request, attempt.CancellationToken);
-                return await _http.SendAsync(request, completion, attempt.CancellationToken);
-            }, context);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
-
-    private async Task EnsureSuccessAsync(HttpResponseMessage response, string operation, string path, CancellationToken ct)
-    {
-        if (response.IsSuccessStatusCode)
-        {
+            await _container.CreateIfNotExistsAsync(cancellationToken: ct);
             return;
         }
+        catch (RequestFailedException e) when (e.Status == 403)
+        {
+            createFailure = e;
+        }
+        catch (Exception e) when (BlobRequestException.Translate("Create Container", Target(""), e) is { } failure)
+        {
+            throw failure;
+        }
 
-        throw new BlobRequestException(operation, Target(path), response.StatusCode, ErrorCode(response), await ServiceMessageAsync(response, ct));
+        // A SAS scoped to the container may not create it; it is enough that the container can be listed.
+        try
+        {
+            await using var page = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, null, ct).AsPages(pageSizeHint: 1).GetAsyncEnumerator(ct);
+            await page.MoveNextAsync();
+        }
+        catch (Exception e) when (BlobRequestException.Translate("List Blobs", Target(""), e) is not null)
+        {
+            // Report the create failure: it says why the container is unusable.
+            throw BlobRequestException.Translate("Create Container", Target(""), createFailure)!;
+        }
     }
 
-    private static string? ErrorCode(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("x-ms-error-code", out var values) ? values.FirstOrDefault() : null;
-
-    /// <summary>
-    /// The first line of the error body's Message (the rest is a request id and a time). The body's other
-    /// elements are left out: AuthenticationErrorDetail quotes the signed string.
-    /// </summary>
-    private static async Task<string?> ServiceMessageAsync(HttpResponseMessage response, CancellationToken ct)
+    private async ValueTask<bool> NextAsync(IAsyncEnumerator<BlobItem> blobs, string prefix)
     {
         try
         {
-            var body = await response.Content.ReadAsStringAsync(ct);
-            var message = body.Length == 0 ? null : XDocument.Parse(body).Root?.Element("Message")?.Value;
-            return message?.Split('\n')[0].Trim();
+            return await blobs.MoveNextAsync();
         }
-        catch (System.Xml.XmlException)
+        catch (Exception e) when (BlobRequestException.Translate("List Blobs", Target(prefix), e) is { } failure)
         {
-            return null;
+            throw failure;
         }
     }
 
-    private string Target(string path) => path.Length == 0 ? $"{_account}/{_container}" : $"{_account}/{_container}/{path}";
-
-    private string BlobUri(string path, string? query = null)
-    {
-        var escaped = string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
-        return query is null ? $"{_containerUrl}/{escaped}" : $"{_containerUrl}/{escaped}?{query}";
-    }
+    private string Target(string path) =>
+        path.Length == 0 ? $"{_container.AccountName}/{_container.Name}" : $"{_container.AccountName}/{_container.Name}/{path}";
 }
