@@ -269,5 +269,9 @@ public static class RegistryMigrations
             END
             $fn$;
             """),
+        (6, "sink_partial_transactions", """
+            ALTER TABLE cdc_registry.cursors ADD COLUMN partial jsonb;
+            COMMENT ON COLUMN cdc_registry.cursors.partial IS 'Event sinks: the events already delivered of transactions after lsn, so a slice or a restart goes on inside a transaction instead of sending it again.';
+            """),
     ];
 }
