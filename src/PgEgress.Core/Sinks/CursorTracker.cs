@@ -42,11 +42,15 @@ public sealed class CursorTracker(SinkCursor start)
         get { lock (_gate) return _pending.First?.Value.Commit; }
     }
 
-    /// <summary>The cursor to write: the delivered position and what is finished of each transaction after it.</summary>
+    /// <summary>
+    /// The cursor to write: the delivered position and what is finished of each transaction after it, including the
+    /// progress read at the start for transactions this slice has not reached yet.
+    /// </summary>
     public SinkCursor Snapshot()
     {
         lock (_gate)
-            return new SinkCursor(_delivered, [.. _pending.Where(p => p.Progress.Any).Select(p => p.Progress.ToSaved(p.EndLsn))]);
+            return new SinkCursor(_delivered, [.. _pending.Where(p => p.Progress.Any).Select(p => p.Progress.ToSaved(p.EndLsn))
+                .Concat(_resumed.Values).OrderBy(p => p.EndLsn)]);
     }
 
     public object Begin(ulong endLsn, DateTime commit)

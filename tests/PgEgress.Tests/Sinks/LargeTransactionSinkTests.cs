@@ -18,9 +18,11 @@ namespace PgEgress.Tests.Sinks;
 [Collection(PostgresCollection.Name)]
 public sealed class LargeTransactionSinkTests(PostgresFixture pg, ITestOutputHelper output) : IDisposable
 {
-    private const int Inserts = 4_000;
+    private const int Inserts = 3_000;
     private const int Updates = 1_000;
-    private const int Events = Inserts + Updates;
+    private const int Truncate = Inserts + Updates + 1;
+    private const int Reinserts = 999;
+    private const int Events = Truncate + Reinserts;
     private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(60);
     private static readonly TimeSpan Slice = TimeSpan.FromSeconds(1);
 
@@ -76,7 +78,10 @@ public sealed class LargeTransactionSinkTests(PostgresFixture pg, ITestOutputHel
         AssertDeliveredOnceInOrder(receiver);
     }
 
-    /// <summary>One transaction of 4,000 inserts and then 1,000 updates of the first rows, staged; returns its end (the staged LSN).</summary>
+    /// <summary>
+    /// One transaction, staged: 3,000 inserts, 1,000 updates of the first rows, a TRUNCATE (seq 4001, a barrier across
+    /// the workers) and 999 inserts again; returns its end (the staged LSN).
+    /// </summary>
     private async Task<(InProcessPipeline Pipeline, ulong Target)> StageOneBigTransactionAsync(string database, SlowReceiver receiver)
     {
         var cs = await pg.CreateUniqueDatabaseAsync(database);
@@ -96,6 +101,10 @@ public sealed class LargeTransactionSinkTests(PostgresFixture pg, ITestOutputHel
                 await insert.ExecuteNonQueryAsync();
             await using (var update = new NpgsqlCommand($"UPDATE app.items SET n = 1 WHERE id <= {Updates}", conn, tx))
                 await update.ExecuteNonQueryAsync();
+            await using (var truncate = new NpgsqlCommand("TRUNCATE app.items", conn, tx))
+                await truncate.ExecuteNonQueryAsync();
+            await using (var again = new NpgsqlCommand($"INSERT INTO app.items SELECT g, 2 FROM generate_series(1, {Reinserts}) g", conn, tx))
+                await again.ExecuteNonQueryAsync();
             await tx.CommitAsync();
         }
         await pipeline.FlushAsync();
@@ -126,8 +135,14 @@ public sealed class LargeTransactionSinkTests(PostgresFixture pg, ITestOutputHel
         Assert.Equal(Events, acked.Count);
         // One transaction: one LSN, seq 1..5000.
         Assert.Single(acked.Select(a => a.Id[..a.Id.LastIndexOf('-')]).Distinct());
-        Assert.Equal(Enumerable.Range(1, Events), acked.Select(a => int.Parse(a.Id[(a.Id.LastIndexOf('-') + 1)..])).Order());
-        foreach (var row in acked.Where(a => a.Key <= Updates).GroupBy(a => a.Key))
-            Assert.Equal(["insert", "update"], row.Select(a => a.Op));
+        Assert.Equal(Enumerable.Range(1, Events), acked.Select(a => a.Seq).Order());
+        // Each row's changes in commit order, across slices and workers.
+        foreach (var row in acked.Where(a => a.Key != 0).GroupBy(a => a.Key))
+            Assert.True(row.Select(a => a.Seq).SequenceEqual(row.Select(a => a.Seq).Order()), $"row {row.Key} out of order");
+        // The TRUNCATE after every earlier event and before every later one.
+        var barrier = acked.ToList().FindIndex(a => a.Op == "truncate");
+        Assert.Equal(Truncate, acked[barrier].Seq);
+        Assert.All(acked.Take(barrier), a => Assert.True(a.Seq < Truncate, $"{a.Id}, after the TRUNCATE in the transaction, arrived before it"));
+        Assert.All(acked.Skip(barrier + 1), a => Assert.True(a.Seq > Truncate, $"{a.Id}, before the TRUNCATE in the transaction, arrived after it"));
     }
 }

@@ -128,6 +128,8 @@ public sealed class SinkPayloadTests
         var next = new CursorTracker(new SinkCursor(written.Lsn, read));
         var resumed = next.Begin(200, DateTime.UtcNow);
         Assert.Equal(finished, Enumerable.Range(1, 3_100).Where(seq => next.IsFinished(resumed, seq)).ToHashSet());
+        // A slice that ends before it reaches the later transaction still writes down what was finished of it.
+        Assert.Equal(written.Partial.Single(p => p.EndLsn == 300).After, next.Snapshot().Partial.Single(p => p.EndLsn == 300).After);
         var resumedLater = next.Begin(300, DateTime.UtcNow);
         Assert.Equal([2], Enumerable.Range(1, 10).Where(seq => next.IsFinished(resumedLater, seq)));
 

@@ -10,7 +10,11 @@ namespace PgEgress.Tests.Sinks;
 /// </summary>
 internal sealed class SlowReceiver : IAsyncDisposable
 {
-    public sealed record Ack(string Id, int Key, string Op);
+    /// <param name="Key">The row's id; 0 for a truncate, which has no key.</param>
+    public sealed record Ack(string Id, int Key, string Op)
+    {
+        public int Seq => int.Parse(Id[(Id.LastIndexOf('-') + 1)..]);
+    }
 
     private readonly Lock _gate = new();
     private readonly List<Ack> _acked = [];
@@ -83,7 +87,8 @@ internal sealed class SlowReceiver : IAsyncDisposable
                         var id = e.GetProperty("id").GetString()!;
                         var data = e.GetProperty("data");
                         if (!_ids.Add(id)) _duplicates.Add(id);
-                        _acked.Add(new Ack(id, data.GetProperty("key").GetProperty("id").GetInt32(), data.GetProperty("op").GetString()!));
+                        var key = data.TryGetProperty("key", out var k) ? k.GetProperty("id").GetInt32() : 0;
+                        _acked.Add(new Ack(id, key, data.GetProperty("op").GetString()!));
                     }
                     http.Response.StatusCode = 204;
                     return;
