@@ -156,9 +156,27 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         cmd.Parameters.Add(new() { Value = consumer });
         await using var r = await cmd.ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return new SinkCursor(0, []);
-        var partial = r.IsDBNull(1) ? [] : JsonSerializer.Deserialize<List<PartialTransaction>>(r.GetString(1))!;
-        return new SinkCursor(Lsn(r, 0), partial);
+        return new SinkCursor(Lsn(r, 0), r.IsDBNull(1) ? [] : ParsePartial(consumer, r.GetString(1)));
     }
+
+    private static List<PartialTransaction> ParsePartial(string consumer, string json)
+    {
+        List<PartialTransaction?>? partial;
+        try
+        {
+            partial = JsonSerializer.Deserialize<List<PartialTransaction?>>(json);
+        }
+        catch (JsonException e)
+        {
+            throw BadPartial(consumer, e.Message);
+        }
+        if (partial is null || partial.Any(p => p is null || p.Through < 0 || p.After is null))
+            throw BadPartial(consumer, "each entry needs EndLsn, Through (0 or more) and After (base64)");
+        return [.. partial.OfType<PartialTransaction>()];
+    }
+
+    private static InvalidDataException BadPartial(string consumer, string why) => new(
+        $"cdc_registry.cursors.partial of '{consumer}' is not valid ({why}); set it to NULL to deliver those transactions again from their first event");
 
     /// <summary>Writes an event sink's cursor and its progress together; a position behind the stored one is ignored.</summary>
     public async Task SaveSinkCursorAsync(string slot, string consumer, SinkCursor cursor, CancellationToken ct)

@@ -10,13 +10,12 @@ namespace PgEgress.Core.Sinks;
 public sealed class TransactionProgress
 {
     private readonly BitArray _done = new(0);
-    private int _through;
 
     /// <summary>Every seq up to here is finished.</summary>
-    public int Through => _through;
+    private int _through;
 
     /// <summary>Something is finished: worth writing down.</summary>
-    public bool Any => _through > 0 || _done.Length > 0;
+    public bool Any => _done.Length > 0;
 
     public bool Contains(int seq) => seq <= _through || seq - 1 < _done.Length && _done[seq - 1];
 
