@@ -21,7 +21,8 @@ const string Usage = """
       --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
-      --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows)
+      --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
+                        sinks-txn: rows of the one transaction (default 100000)
       --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
       --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted)
       --runs N          runs of each contender, alternating (default 3)
