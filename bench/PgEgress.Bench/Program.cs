@@ -5,6 +5,7 @@ const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
+           PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
                of a throwaway PostgreSQL cluster; prints both rates and their ratio (median of --runs each).
@@ -14,11 +15,14 @@ const string Usage = """
       sinks    the webhook sink against a loopback receiver in the same process: delivery of a staged change set with
                K = 1 and K = 8 workers (and K = 8, batches of 50) vs a raw HttpClient loop posting the same bodies; then
                commit → delivered latency percentiles with a writer at a steady rate while ingest and the sink run.
+      sinks-txn  one transaction of --events rows (default 100000) to a receiver taking 60 ms per request, K = 8, one
+               event per request: PgEgress slice after slice vs the raw HttpClient loop; time, requests, repeats.
 
       --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
-      --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows)
+      --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
+                        sinks-txn: rows of the one transaction (default 100000)
       --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
       --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted)
       --runs N          runs of each contender, alternating (default 3)
@@ -30,7 +34,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -39,6 +43,7 @@ if (args[0] is not ("ingest" or "reload" or "sinks"))
 var ingest = new IngestSettings();
 var reload = new ReloadSettings();
 var sinks = new SinkSettings();
+var sinksTxn = new SinkTransactionSettings();
 for (var i = 1; i < args.Length; i++)
 {
     long Number(string name)
@@ -59,13 +64,18 @@ for (var i = 1; i < args.Length; i++)
             case "--transactions" when args[0] == "ingest": ingest = ingest with { Transactions = checked((int)Number("--transactions")) }; break;
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
             case "--events" when args[0] == "sinks": sinks = sinks with { Events = Number("--events") }; break;
+            case "--events" when args[0] == "sinks-txn": sinksTxn = sinksTxn with { Events = Number("--events") }; break;
             case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
             case "--seconds" when args[0] == "sinks": sinks = sinks with { Seconds = checked((int)Number("--seconds")) }; break;
             case "--runs":
                 var runs = checked((int)Number("--runs"));
-                (ingest, reload, sinks) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs });
+                (ingest, reload, sinks, sinksTxn) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
+                    sinksTxn with { Runs = runs });
                 break;
-            case "--keep": (ingest, reload, sinks) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true }); break;
+            case "--keep":
+                (ingest, reload, sinks, sinksTxn) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
+                    sinksTxn with { Keep = true });
+                break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
         }
     }
@@ -95,5 +105,6 @@ Console.CancelKeyPress += (_, e) =>
 };
 if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
 else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
-else await SinkBench.RunAsync(sinks, cancel.Token);
+else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
+else await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
 return 0;

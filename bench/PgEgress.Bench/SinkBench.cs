@@ -144,7 +144,7 @@ public static class SinkBench
     }
 
     /// <summary>Slices until the staged LSN reaches <paramref name="endLsn"/>, as EgressRunner does.</summary>
-    private static async Task<(TimeSpan Time, int Slices, int Segments, long Changes)> StageAsync(SliceConsumer consumer, ulong endLsn, CancellationToken ct)
+    internal static async Task<(TimeSpan Time, int Slices, int Segments, long Changes)> StageAsync(SliceConsumer consumer, ulong endLsn, CancellationToken ct)
     {
         var (slices, segments, changes) = (0, 0, 0L);
         var clock = Stopwatch.StartNew();

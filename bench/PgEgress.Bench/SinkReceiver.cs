@@ -11,7 +11,8 @@ namespace PgEgress.Bench;
 /// <summary>
 /// The webhook endpoint of the sinks benchmark: an HTTP/1.1 server on a loopback port in this process that answers
 /// every request with 204 at once and then records, per CloudEvents id in the body (one event, or a JSON array of them),
-/// when it arrived and the event's <c>time</c> (the transaction's commit timestamp).
+/// when it arrived and the event's <c>time</c> (the transaction's commit timestamp). Given a latency, it answers each
+/// request only that long after it arrived, as a receiver doing real work does.
 /// </summary>
 /// <remarks>
 /// Not Kestrel: the bench project has no ASP.NET Core framework reference. It is a minimal keep-alive HTTP/1.1 server
@@ -27,10 +28,11 @@ public sealed class SinkReceiver : IAsyncDisposable
     private readonly Task _accept;
     private readonly ConcurrentDictionary<Socket, Task> _connections = new();
     private volatile Recording _recording = new(0);
+    private readonly TimeSpan _latency;
 
-    private SinkReceiver(Socket listener)
+    private SinkReceiver(Socket listener, TimeSpan latency)
     {
-        _listener = listener;
+        (_listener, _latency) = (listener, latency);
         Url = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}";
         _accept = Task.Run(AcceptAsync);
     }
@@ -38,12 +40,12 @@ public sealed class SinkReceiver : IAsyncDisposable
     /// <summary>The base URL, e.g. http://127.0.0.1:41234 (no trailing slash).</summary>
     public string Url { get; }
 
-    public static SinkReceiver Start()
+    public static SinkReceiver Start(TimeSpan latency = default)
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(512);
-        return new SinkReceiver(listener);
+        return new SinkReceiver(listener, latency);
     }
 
     /// <summary>Records what arrives from now on in a new recording, which completes when <paramref name="expected"/> distinct ids have arrived.</summary>
@@ -101,6 +103,7 @@ public sealed class SinkReceiver : IAsyncDisposable
                     if (!await FillAsync(requestLength)) return;
                 var arrivedTicks = Stopwatch.GetTimestamp();
                 var arrivedUtc = DateTime.UtcNow;
+                if (_latency > TimeSpan.Zero) await Task.Delay(_latency, ct);
                 await socket.SendAsync(NoContent, SocketFlags.None, ct);
                 _recording.Add(buffer.AsSpan(start + headerLength + 4, bodyLength), arrivedTicks, arrivedUtc);
                 start += requestLength;

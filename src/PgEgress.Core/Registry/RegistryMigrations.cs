@@ -530,6 +530,10 @@ public static class RegistryMigrations
             END
             $do$;
             """),
+        (6, "sink_partial_transactions", """
+            ALTER TABLE cdc_registry.cursors ADD COLUMN partial jsonb;
+            COMMENT ON COLUMN cdc_registry.cursors.partial IS 'Event sinks: the events already delivered of transactions after lsn, so a slice or a restart goes on inside a transaction instead of sending it again.';
+            """),
         (7, "flush_failures", """
             CREATE TABLE cdc_registry.flush_failures (
                 slot            text        NOT NULL,

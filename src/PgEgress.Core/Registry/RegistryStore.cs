@@ -1,4 +1,5 @@
 using PgEgress.Core.Domain;
+using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -166,6 +167,55 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         await using var r = await cmd.ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return null;
         return new CursorRecord(r.GetString(0), Lsn(r, 1), r.IsDBNull(2) ? null : r.GetDateTime(2), r.GetDateTime(3));
+    }
+
+    /// <summary>An event sink's cursor with its progress inside the transactions after it; at 0/0 with none when it has no row.</summary>
+    public async Task<SinkCursor> GetSinkCursorAsync(string slot, string consumer, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT lsn, partial FROM cdc_registry.cursors WHERE slot = $1 AND consumer = $2");
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = consumer });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct)) return new SinkCursor(0, []);
+        return new SinkCursor(Lsn(r, 0), r.IsDBNull(1) ? [] : ParsePartial(consumer, r.GetString(1)));
+    }
+
+    private static List<PartialTransaction> ParsePartial(string consumer, string json)
+    {
+        List<PartialTransaction?>? partial;
+        try
+        {
+            partial = JsonSerializer.Deserialize<List<PartialTransaction?>>(json);
+        }
+        catch (JsonException e)
+        {
+            throw BadPartial(consumer, e.Message);
+        }
+        if (partial is null || partial.Any(p => p is null || p.Through < 0 || p.After is null))
+            throw BadPartial(consumer, "each entry needs EndLsn, Through (0 or more) and After (base64)");
+        return [.. partial.OfType<PartialTransaction>()];
+    }
+
+    private static InvalidDataException BadPartial(string consumer, string why) => new(
+        $"cdc_registry.cursors.partial of '{consumer}' is not valid ({why}); set it to NULL to deliver those transactions again from their first event");
+
+    /// <summary>Writes an event sink's cursor and its progress together; a position behind the stored one is ignored.</summary>
+    public async Task SaveSinkCursorAsync(string slot, string consumer, SinkCursor cursor, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            INSERT INTO cdc_registry.cursors (slot, consumer, lsn, partial) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (slot, consumer) DO UPDATE SET lsn = excluded.lsn, partial = excluded.partial, updated_at = now()
+            WHERE cdc_registry.cursors.lsn <= excluded.lsn
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = consumer });
+        cmd.Parameters.Add(Lsn(cursor.Lsn));
+        cmd.Parameters.Add(new()
+        {
+            Value = cursor.Partial.Count == 0 ? DBNull.Value : JsonSerializer.Serialize(cursor.Partial),
+            NpgsqlDbType = NpgsqlDbType.Jsonb,
+        });
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public async Task<Dictionary<TableName, TableStateRecord>> GetTableStatesAsync(CancellationToken ct)

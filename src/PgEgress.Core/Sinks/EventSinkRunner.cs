@@ -10,7 +10,9 @@ namespace PgEgress.Core.Sinks;
 /// Delivers the staged log to an HTTP endpoint (webhook or Hook0) from the sink's own cursor. Events are spread over
 /// the sink's workers by a hash of the row's key, so one row's changes arrive in commit order while different rows go
 /// in parallel; each worker sends its events in order, batched. The cursor moves past a transaction only when all
-/// its events are delivered, so a restart redelivers (same ids) rather than loses.
+/// its events are delivered, so a restart redelivers (same ids) rather than loses; with it goes which events of the
+/// transactions after it are already delivered, so a slice (or a restarted process) goes on inside a transaction of
+/// any size instead of sending it again from its first event.
 /// </summary>
 public sealed class EventSinkRunner(
     string name,
@@ -30,22 +32,29 @@ public sealed class EventSinkRunner(
     /// <summary>How long the workers may take to deliver what is queued when a slice ends.</summary>
     public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How many batches a worker's queue holds: enough to keep it busy, few enough that the drain at a slice's end
+    /// finishes its requests instead of cutting them off (a request cut off may have been taken, and is sent again).
+    /// </summary>
+    private const int QueuedBatches = 4;
+
     public string Name => name;
     public string Consumer => SinkRunners.Consumer(name);
 
     public async Task<SinkSliceResult> RunSliceAsync(TimeSpan budget, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var start = (await registry.GetCursorAsync(slot, Consumer, ct))?.Lsn ?? 0;
-        var tracker = new CursorTracker(start);
+        var cursor = await registry.GetSinkCursorAsync(slot, Consumer, ct);
+        var start = cursor.Lsn;
+        var tracker = new CursorTracker(cursor);
         var filter = new SinkFilter(options);
         var queues = Enumerable.Range(0, options.Workers)
-            .Select(_ => Channel.CreateBounded<(SinkEvent Event, object Txn)>(new BoundedChannelOptions(1024) { SingleReader = true }))
+            .Select(_ => Channel.CreateBounded<(SinkEvent Event, object Txn)>(new BoundedChannelOptions(Math.Max(QueuedBatches * maxBatch, 16)) { SingleReader = true }))
             .ToArray();
         using var stopWorkers = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var workers = queues.Select(q => Task.Run(() => WorkAsync(q.Reader, tracker, stopWorkers), CancellationToken.None)).ToArray();
         var position = start;
-        var persisted = start;
+        var persisted = tracker.Version;
         var lastPersist = Stopwatch.StartNew();
         var caughtUp = false;
         // The budget also bounds a reader waiting on full queues (an endpoint that keeps failing), so a slice ends on time.
@@ -61,13 +70,20 @@ public sealed class EventSinkRunner(
                     var token = tracker.Begin(txn.EndLsn, txn.CommitTimestamp);
                     foreach (var e in events)
                     {
-                        if (!filter.Accepts(e.Row)) continue;
+                        if (tracker.IsFinished(token, e.Seq)) continue;
+                        if (!filter.Accepts(e.Row))
+                        {
+                            tracker.Skip(token, e.Seq);
+                            continue;
+                        }
                         // A TRUNCATE is a barrier across the workers: after every earlier event, before every later one.
                         var barrier = e.Row.Op == 'T';
                         if (barrier) await tracker.WhenIdleAsync(reading.Token);
                         tracker.Add(token);
                         await queues[e.Partition(queues.Length)].Writer.WriteAsync((e, token), reading.Token);
                         if (barrier) await tracker.WhenIdleAsync(reading.Token);
+                        // A transaction can outlast the slice: what is delivered of it is written down as it goes.
+                        if (lastPersist.Elapsed >= CursorInterval) persisted = await PersistAsync(tracker, persisted, lastPersist, ct);
                     }
                     tracker.Seal(token);
                     metrics.OldestPendingCommit = tracker.OldestPending;
@@ -112,12 +128,14 @@ public sealed class EventSinkRunner(
         return new SinkSliceResult(name, start, tracker.Delivered, caughtUp);
     }
 
-    private async Task<ulong> PersistAsync(CursorTracker tracker, ulong persisted, Stopwatch since, CancellationToken ct)
+    /// <returns>The tracker's version now written.</returns>
+    private async Task<long> PersistAsync(CursorTracker tracker, long persisted, Stopwatch since, CancellationToken ct)
     {
-        var delivered = tracker.Delivered;
-        if (delivered > persisted) await registry.AdvanceCursorAsync(slot, Consumer, delivered, ct);
+        // The version first: a change made while the snapshot is taken is written again next time, never skipped.
+        var version = tracker.Version;
+        if (version != persisted) await registry.SaveSinkCursorAsync(slot, Consumer, tracker.Snapshot(), ct);
         since.Restart();
-        return Math.Max(delivered, persisted);
+        return version;
     }
 
     private async Task WorkAsync(ChannelReader<(SinkEvent Event, object Txn)> queue, CursorTracker tracker, CancellationTokenSource stop)
@@ -145,7 +163,7 @@ public sealed class EventSinkRunner(
                     }
                 }
                 await delivery.DeliverAsync([.. batch.Select(b => b.Event)], ct);
-                foreach (var b in batch) tracker.Done(b.Txn);
+                foreach (var b in batch) tracker.Done(b.Txn, b.Event.Seq);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

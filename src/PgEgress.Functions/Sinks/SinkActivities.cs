@@ -6,7 +6,10 @@ namespace PgEgress.Functions.Sinks;
 /// <summary>The sink orchestration's activity: one slice of Core's runner for the sink.</summary>
 public sealed class SinkActivities(SinkRunners sinks)
 {
-    /// <summary>How long one activity delivers: well inside the function timeout, long enough to amortise its start.</summary>
+    /// <summary>
+    /// How long one activity delivers: well inside the function timeout, long enough to amortise its start. A transaction
+    /// that takes longer goes on in the next activity where this one stopped (the runner keeps its progress in the cursor).
+    /// </summary>
     public static readonly TimeSpan SliceBudget = TimeSpan.FromMinutes(2);
 
     /// <returns>True when the sink had delivered everything staged.</returns>

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
+using PgEgress.Core.Registry;
 using PgEgress.Core.Sinks;
 using PgEgress.Core.Staging;
 
@@ -78,7 +79,7 @@ public sealed class SinkPayloadTests
     [Fact]
     public async Task The_cursor_passes_a_transaction_only_when_all_its_events_and_all_before_are_delivered()
     {
-        var tracker = new CursorTracker(100);
+        var tracker = new CursorTracker(new SinkCursor(100, []));
         var a = tracker.Begin(200, DateTime.UtcNow);
         tracker.Add(a);
         tracker.Add(a);
@@ -88,13 +89,57 @@ public sealed class SinkPayloadTests
         tracker.Seal(b);
         var idle = tracker.WhenIdleAsync(default);
 
-        tracker.Done(b);
+        tracker.Done(b, 1);
         Assert.Equal(100UL, tracker.Delivered); // b is done, a is not
-        tracker.Done(a);
+        tracker.Done(a, 2);
         Assert.False(idle.IsCompleted);
         Assert.Equal(100UL, tracker.Delivered);
-        tracker.Done(a);
+        tracker.Done(a, 1);
         Assert.Equal(300UL, tracker.Delivered);
         await idle.WaitAsync(TimeSpan.FromSeconds(5)); // a TRUNCATE waits for exactly this
+    }
+
+    [Fact]
+    public void A_cursor_written_mid_transaction_gives_a_new_tracker_exactly_the_events_already_finished()
+    {
+        // Seqs finished out of order, as 8 workers finish them, plus one the filter skipped; the oracle is a plain set.
+        var random = new Random(7);
+        var finished = Enumerable.Range(1, 3_000).Where(seq => seq <= 1_000 || random.Next(3) == 0).ToHashSet();
+        var first = new CursorTracker(new SinkCursor(100, []));
+        var big = first.Begin(200, DateTime.UtcNow);
+        var later = first.Begin(300, DateTime.UtcNow);
+        foreach (var seq in finished.OrderBy(_ => random.Next()))
+        {
+            if (seq == 1_500) first.Skip(big, seq);
+            else
+            {
+                first.Add(big);
+                first.Done(big, seq);
+            }
+        }
+        first.Add(later);
+        first.Done(later, 2);
+        var written = first.Snapshot();
+        Assert.Equal(100UL, written.Lsn);
+        Assert.Equal(1_000, written.Partial.Single(p => p.EndLsn == 200).Through);
+
+        // Through the registry's JSON, as a restarted process reads it.
+        var read = JsonSerializer.Deserialize<List<PartialTransaction>>(JsonSerializer.Serialize(written.Partial))!;
+        var next = new CursorTracker(new SinkCursor(written.Lsn, read));
+        var resumed = next.Begin(200, DateTime.UtcNow);
+        Assert.Equal(finished, Enumerable.Range(1, 3_100).Where(seq => next.IsFinished(resumed, seq)).ToHashSet());
+        // A slice that ends before it reaches the later transaction still writes down what was finished of it.
+        Assert.Equal(written.Partial.Single(p => p.EndLsn == 300).After, next.Snapshot().Partial.Single(p => p.EndLsn == 300).After);
+        var resumedLater = next.Begin(300, DateTime.UtcNow);
+        Assert.Equal([2], Enumerable.Range(1, 10).Where(seq => next.IsFinished(resumedLater, seq)));
+
+        foreach (var seq in Enumerable.Range(1, 3_000).Where(seq => !finished.Contains(seq)))
+        {
+            next.Add(resumed);
+            next.Done(resumed, seq);
+        }
+        next.Seal(resumed);
+        Assert.Equal(200UL, next.Delivered);
+        Assert.DoesNotContain(next.Snapshot().Partial, p => p.EndLsn == 200);
     }
 }
