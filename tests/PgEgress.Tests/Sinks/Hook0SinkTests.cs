@@ -773,7 +773,9 @@ internal sealed partial class FakeHook0 : IAsyncDisposable
             foreach (var part in new[] { "key", "record" })
                 if (!payload.TryGetProperty(part, out var v) || v.ValueKind != JsonValueKind.Object) problems.Add($"payload {part} is not an object");
 
-        var qualified = $"{schema}.{table}";
+        // The label names the table as the registry does: each part as PostgreSQL's quote_ident prints it (no test name is a keyword).
+        static string Quote(string part) => System.Text.RegularExpressions.Regex.IsMatch(part, "^[a-z_][a-z0-9_]*$") ? part : $"\"{part.Replace("\"", "\"\"")}\"";
+        var qualified = $"{Quote(schema!)}.{Quote(table!)}";
         if (!labels.TryGetValue("table", out var label) || label != Fitted(qualified, inBytes: true))
             problems.Add($"label table '{label}' is not '{qualified}' fitted to 50 bytes");
         if (!labels.TryGetValue("operation", out var operation) || operation != op) problems.Add($"label operation '{operation}' is not '{op}'");

@@ -71,7 +71,7 @@ public sealed class LargeTransactionSinkTests(PostgresFixture pg, ITestOutputHel
         Assert.InRange(receiver.AckedCount, 1_400, 1_500);
 
         receiver.Release();
-        await using var restarted = new SinkRunners(pipeline.Options, pipeline.Get<IObjectStore>(), pipeline.Get<RegistryStore>(),
+        await using var restarted = new SinkRunners(pipeline.Options, pipeline.Source, pipeline.Get<IObjectStore>(), pipeline.Get<RegistryStore>(),
             pipeline.Get<StagedLog>(), new SinkMetrics(), TimeProvider.System, pipeline.Get<ILoggerFactory>());
         await DeliverAsync(restarted.For("slow")!, pipeline, target, maxSlices: 60);
 

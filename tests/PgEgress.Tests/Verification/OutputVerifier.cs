@@ -76,6 +76,17 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
 
     private sealed record Column(string Name, string Type, bool Key, bool Nullable);
 
+    /// <summary>Rebuilds each table and asserts it equals the source with no change position written twice.</summary>
+    public async Task AssertExactAsync(params (string Schema, string Table)[] tables)
+    {
+        foreach (var (schema, table) in tables)
+        {
+            var rebuild = await RebuildAsync(schema, table);
+            Assert.True(rebuild.Differences.Count == 0, $"{rebuild.Table}: {string.Join("; ", rebuild.Differences.Take(10))}");
+            Assert.Empty(rebuild.DuplicatePositions);
+        }
+    }
+
     public async Task<Rebuild> RebuildAsync(string schema, string table)
     {
         var id = Math.Abs($"{schema}\0{table}".GetHashCode()).ToString(CultureInfo.InvariantCulture);
