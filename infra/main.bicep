@@ -1,6 +1,7 @@
 // PgEgress on Azure Functions: a Linux Elastic Premium plan (EP1), the function app (.NET 10 isolated worker,
-// Durable Functions), its storage account, Application Insights on a Log Analytics workspace, and every PgEgress
-// setting as an app setting, secrets as Key Vault references. Deploy into a resource group that holds the Key Vault:
+// Durable Functions) with a user-assigned identity, its host storage account (reached with that identity), a storage
+// account of its own for the output (no shared keys), Application Insights on a Log Analytics workspace, and every
+// PgEgress setting as an app setting, secrets as Key Vault references. Deploy into a resource group that holds the Key Vault:
 //
 //   az deployment group create -g <rg> -f infra/main.bicep -p appName=<name> keyVaultName=<vault>
 //
@@ -14,8 +15,8 @@ targetScope = 'resourceGroup'
 @description('Azure region of every resource. Default: the resource group\'s.')
 param location string = resourceGroup().location
 
-@description('Name of the function app (globally unique: <appName>.azurewebsites.net). Also names the plan, the workspace and Application Insights.')
-@minLength(2)
+@description('Name of the function app (globally unique: <appName>.azurewebsites.net). Also names the plan, the identity, the workspace, Application Insights, the content share (3 characters at least) and its Key Vault secret.')
+@minLength(3)
 @maxLength(40)
 param appName string
 
@@ -38,7 +39,7 @@ param maximumElasticWorkerCount int = 3
 @description('Optional VNet integration, to reach a private PostgreSQL: resource id of a subnet delegated to Microsoft.Web/serverFarms. Empty: no VNet integration.')
 param vnetSubnetId string = ''
 
-@description('Existing Key Vault in this resource group, with Azure RBAC authorization, that holds the secrets below. The app\'s managed identity is granted "Key Vault Secrets User" on it.')
+@description('Existing Key Vault in this resource group, with Azure RBAC authorization, that holds the secrets below. The app\'s identity is granted "Key Vault Secrets User" on each of those secrets, not on the vault; the template writes the content share\'s connection string into it as the secret <appName>-content-share.')
 param keyVaultName string
 
 @description('Key Vault secret holding the source database\'s Npgsql connection string (PgEgress__Source__ConnectionString). The role needs REPLICATION.')
@@ -61,7 +62,7 @@ param sourceTables array = []
 @description('PgEgress__Source__Schemas__N: schemas of a publication PgEgress creates (needs superuser). Empty with no tables: all user schemas.')
 param sourceSchemas array = []
 
-@description('PgEgress__Storage__AccountUrl: blob service URL for the output, reached with the app\'s managed identity. Empty: this deployment\'s storage account, on which the identity is granted "Storage Blob Data Contributor" (grant it yourself on any other account). Unused when storageConnectionStringSecretName is set.')
+@description('PgEgress__Storage__AccountUrl: blob service URL for the output, reached with the app\'s managed identity. Empty: an output storage account of this deployment (shared keys off), whose output container the identity is granted "Storage Blob Data Contributor" on (grant it yourself on any other account). Unused when storageConnectionStringSecretName is set.')
 param outputAccountUrl string = ''
 
 @description('PgEgress__Storage__Container: blob container of the output (created when missing).')
@@ -104,17 +105,38 @@ param reloadRangeBytes int = 134217728
 @secure()
 param sinks object = {}
 
+@description('Names of Key Vault secrets (in keyVaultName) that the sinks reference (@Microsoft.KeyVault(VaultName=…;SecretName=…)): the app\'s identity is granted "Key Vault Secrets User" on each.')
+param sinkSecretNames array = []
+
 @description('PgEgress__WorkDirectory: local spool for segments and batch parts before upload (the instance\'s local disk).')
 param workDirectory string = '/tmp/pgegress'
 
 // ---- Resources ----------------------------------------------------------------------------------------------------
 
 var storageName = take(toLower('st${uniqueString(resourceGroup().id, appName)}'), 24)
+var outputStorageName = take(toLower('sto${uniqueString(resourceGroup().id, appName)}'), 24)
 var useOwnStorageForOutput = empty(storageConnectionStringSecretName) && empty(outputAccountUrl)
+var contentShareName = toLower(appName)
+var contentSecretName = '${appName}-content-share'
 // Built-in role definition ids.
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+// What Durable Functions and the Functions host need on the host storage account with an identity-based connection.
+var hostStorageRoleIds = [
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
+  '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
+  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
+]
 
+// Created before the site and granted its roles first, so that Key Vault references and the host storage work on
+// the first start (a system-assigned identity exists only once the site does).
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${appName}'
+  location: location
+}
+
+// Host storage: task hub, timers, host keys (all through the identity) and the content share, which on Premium
+// mounts with the account key; hence shared keys stay on here and the output has an account of its own.
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: storageName
   location: location
@@ -126,6 +148,45 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     supportsHttpsTrafficOnly: true
     minimumTlsVersion: 'TLS1_2'
     allowBlobPublicAccess: false
+  }
+}
+
+resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Created here because the content-share validation is skipped (WEBSITE_SKIP_CONTENTSHARE_VALIDATION).
+resource contentShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
+  parent: fileService
+  name: contentShareName
+}
+
+resource outputStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = if (useOwnStorageForOutput) {
+  name: outputStorageName
+  location: location
+  sku: {
+    name: 'Standard_LRS'
+  }
+  kind: 'StorageV2'
+  properties: {
+    supportsHttpsTrafficOnly: true
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+  }
+}
+
+resource outputBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = if (useOwnStorageForOutput) {
+  parent: outputStorage
+  name: 'default'
+}
+
+resource outputBlobContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (useOwnStorageForOutput) {
+  parent: outputBlobService
+  name: outputContainer
+  properties: {
+    publicAccess: 'None'
   }
 }
 
@@ -169,24 +230,76 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-var storageConnection = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+resource contentSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: contentSecretName
+  properties: {
+    value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+  }
+}
 
-// App Service resolves these with the app's identity (granted below) and passes the secret's value to the app.
+// Every secret the app reads; its identity may read these and nothing else in the vault.
+var readSecretNames = union(
+  [sourceConnectionStringSecretName, contentSecretName],
+  empty(storageConnectionStringSecretName) ? [] : [storageConnectionStringSecretName],
+  sinkSecretNames
+)
+
+resource readSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [for name in readSecretNames: {
+  parent: keyVault
+  name: name
+}]
+
+// App Service resolves these with the user-assigned identity (keyVaultReferenceIdentity) and passes the value on.
 var sourceConnectionStringReference = '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${sourceConnectionStringSecretName})'
 var storageConnectionStringReference = '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${storageConnectionStringSecretName})'
+var contentConnectionStringReference = '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${contentSecret.name})'
 
 var runtimeSettings = [
+  // The host storage (Durable task hub, timers, keys) through the user-assigned identity, without a key.
   {
-    name: 'AzureWebJobsStorage'
-    value: storageConnection
+    name: 'AzureWebJobsStorage__accountName'
+    value: storage.name
   }
   {
+    name: 'AzureWebJobsStorage__blobServiceUri'
+    value: storage.properties.primaryEndpoints.blob
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: storage.properties.primaryEndpoints.queue
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: storage.properties.primaryEndpoints.table
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identity.properties.clientId
+  }
+  {
+    // DefaultAzureCredential (the output's client) picks the user-assigned identity by this.
+    name: 'AZURE_CLIENT_ID'
+    value: identity.properties.clientId
+  }
+  {
+    // The content share on Premium takes a connection string only; it stays in Key Vault.
     name: 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'
-    value: storageConnection
+    value: contentConnectionStringReference
   }
   {
     name: 'WEBSITE_CONTENTSHARE'
-    value: toLower(appName)
+    value: contentShareName
+  }
+  {
+    // App Service cannot resolve a Key Vault reference while it validates the request, so it would reject the
+    // content connection string; the share is created by this template instead.
+    name: 'WEBSITE_SKIP_CONTENTSHARE_VALIDATION'
+    value: '1'
   }
   {
     name: 'FUNCTIONS_EXTENSION_VERSION'
@@ -234,7 +347,7 @@ var pgegressSettings = [
   }
   {
     name: 'PgEgress__Storage__AccountUrl'
-    value: !empty(storageConnectionStringSecretName) ? '' : (useOwnStorageForOutput ? storage.properties.primaryEndpoints.blob : outputAccountUrl)
+    value: !empty(storageConnectionStringSecretName) ? '' : (useOwnStorageForOutput ? outputStorage!.properties.primaryEndpoints.blob : outputAccountUrl)
   }
   {
     name: 'PgEgress__Storage__Container'
@@ -310,17 +423,57 @@ var sinkSettings = flatten(map(items(sinks), sink => map(items(sink.value), sett
   value: string(setting.value)
 })))
 
+// Key Vault references resolve with the identity: "Key Vault Secrets User" on each secret, not on the vault.
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in readSecretNames: {
+  name: guid(keyVault.id, name, identity.id, keyVaultSecretsUserRoleId)
+  scope: readSecrets[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+  dependsOn: [
+    contentSecret
+  ]
+}]
+
+// AzureWebJobsStorage through the identity.
+resource hostStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in hostStorageRoleIds: {
+  name: guid(storage.id, identity.id, roleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// The output: write access to its container only.
+resource outputWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useOwnStorageForOutput) {
+  name: guid(outputStorageName, outputContainer, identity.id, storageBlobDataContributorRoleId)
+  scope: outputBlobContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource site 'Microsoft.Web/sites@2023-12-01' = {
   name: appName
   location: location
   kind: 'functionapp,linux'
   identity: {
-    type: 'SystemAssigned'
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
   }
   properties: {
     serverFarmId: plan.id
     reserved: true
     httpsOnly: true
+    keyVaultReferenceIdentity: identity.id
     virtualNetworkSubnetId: empty(vnetSubnetId) ? null : vnetSubnetId
     siteConfig: {
       linuxFxVersion: linuxFxVersion
@@ -333,27 +486,29 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       appSettings: concat(runtimeSettings, pgegressSettings, tableSettings, schemaSettings, sinkSettings)
     }
   }
+  // The app starts with its settings: the roles they need, and the share it mounts, come first.
+  dependsOn: [
+    secretsUser
+    hostStorageRoles
+    outputWriter
+    contentShare
+  ]
 }
 
-// Key Vault references resolve with the app's identity.
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(keyVault.id, site.id, keyVaultSecretsUserRoleId)
-  scope: keyVault
+// Deployment goes through Azure AD (the pipeline's service connection); no publishing user name and password.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'scm'
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    allow: false
   }
 }
 
-// The output in this deployment's storage account, through the app's identity.
-resource blobWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useOwnStorageForOutput) {
-  name: guid(storage.id, site.id, storageBlobDataContributorRoleId)
-  scope: storage
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'ftp'
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    allow: false
   }
 }
 
@@ -363,5 +518,5 @@ output functionAppName string = site.name
 @description('Host name of the function app: https://<host>/api/health.')
 output defaultHostName string = site.properties.defaultHostName
 
-@description('Principal id of the app\'s managed identity (grant it access to an output account other than this deployment\'s).')
-output principalId string = site.identity.principalId
+@description('Principal id of the app\'s user-assigned identity (grant it access to an output account other than this deployment\'s).')
+output principalId string = identity.properties.principalId

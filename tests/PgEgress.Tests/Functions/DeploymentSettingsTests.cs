@@ -56,6 +56,10 @@ public sealed partial class DeploymentSettingsTests
         AssertCovers("infra/main.bicep", [.. names]);
         Assert.Contains("FUNCTIONS_WORKER_RUNTIME", names);
         Assert.Contains("'DOTNET-ISOLATED|10.0'", Bicep());
+        // The host storage is reached with the identity: the account and endpoints, never a connection string.
+        Assert.DoesNotContain("AzureWebJobsStorage", names);
+        foreach (var part in new[] { "accountName", "blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId" })
+            Assert.Contains($"AzureWebJobsStorage__{part}", names);
     }
 
     [Fact]
