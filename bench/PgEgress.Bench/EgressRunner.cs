@@ -5,6 +5,7 @@ using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Storage;
@@ -31,7 +32,7 @@ public sealed class EgressRunner(string connectionString, string workRoot)
 
     private static ServiceProvider Compose(PgEgressOptions options) => new ServiceCollection()
         .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
-        .AddPgEgress(options)
+        .AddPgEgress(options, InitialLoadSnapshotPolicy.SlotSnapshot)
         .BuildServiceProvider();
 
     /// <summary>Runs SourceSetup, which creates the slot (and, the first time, the registry).</summary>

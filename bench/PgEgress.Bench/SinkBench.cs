@@ -5,6 +5,7 @@ using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
@@ -44,7 +45,7 @@ public static class SinkBench
         var options = Options(session.ConnectionString, session.WorkRoot, receiver.Url + "/events", settings);
         await using var services = new ServiceCollection()
             .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
-            .AddPgEgress(options)
+            .AddPgEgress(options, InitialLoadSnapshotPolicy.SlotSnapshot)
             .BuildServiceProvider();
         // Store, source setup (slot), and a cursor for every configured sink. All of them are created here, before
         // anything is delivered, so each starts at 0/0: a sink added later starts at the lowest existing cursor.

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
@@ -45,7 +46,7 @@ public static class SinkTransactionBench
             options.Sinks[SinkName(run)] = new SinkOptions { Kind = SinkKind.Http, Url = receiver.Url + "/events", Workers = Workers };
         await using var services = new ServiceCollection()
             .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
-            .AddPgEgress(options)
+            .AddPgEgress(options, InitialLoadSnapshotPolicy.SlotSnapshot)
             .BuildServiceProvider();
         await services.GetRequiredService<PipelineStartup>().RunAsync(ct);
         var runners = services.GetRequiredService<SinkRunners>();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Functions.Orchestrations;
 
 var builder = FunctionsApplication.CreateBuilder(args);
@@ -15,7 +16,9 @@ var options = OptionsBinding.Bind(builder.Configuration);
 var errors = OptionsValidator.Validate(options);
 if (errors.Count > 0) throw new InvalidOperationException($"pgegress: configuration error: {string.Join("; ", errors)}");
 
-builder.Services.AddPgEgress(options);
+// An activity cannot hold the slot-creating replication connection open until the reload activity runs: each table of
+// the initial load is exported under a snapshot of its own.
+builder.Services.AddPgEgress(options, InitialLoadSnapshotPolicy.FreshSnapshotPerTable);
 builder.Services.AddSingleton<EternalOrchestrations>();
 
 var host = builder.Build();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Storage;
 using PgEgress.Host.Api;
@@ -31,7 +32,8 @@ if (errors.Count > 0) return Fail("configuration error", string.Join("; ", error
 
 try
 {
-    builder.Services.AddPgEgress(options);
+    // One long-lived process: the slot-creating connection stays open until the export has imported its snapshot.
+    builder.Services.AddPgEgress(options, InitialLoadSnapshotPolicy.SlotSnapshot);
     builder.Services.AddSingleton(options.Api);
     builder.Services.AddHostedService<IngestService>();
     builder.Services.AddHostedService<FlushService>();

@@ -16,7 +16,8 @@ namespace PgEgress.Core.Pipeline;
 /// <summary>The one composition of the engine, shared by the Host and the Functions app.</summary>
 public static class PgEgressServices
 {
-    public static IServiceCollection AddPgEgress(this IServiceCollection services, PgEgressOptions options)
+    /// <param name="initialLoad">The runtime's choice of snapshot for a new slot's initial load.</param>
+    public static IServiceCollection AddPgEgress(this IServiceCollection services, PgEgressOptions options, InitialLoadSnapshotPolicy initialLoad)
     {
         services.AddSingleton(options);
         services.AddSingleton(options.Source);
@@ -40,7 +41,7 @@ public static class PgEgressServices
         services.AddSingleton<StatusReader>();
         services.AddSingleton<SourceSetup>();
         services.AddSingleton<OperationStore>();
-        services.AddSingleton<InitialLoadSnapshot>();
+        services.AddSingleton(new InitialLoadSnapshot(initialLoad));
         services.AddSingleton<ReloadProgress>();
         services.AddSingleton<TableExporter>();
         services.AddSingleton<ReloadCoordinator>();

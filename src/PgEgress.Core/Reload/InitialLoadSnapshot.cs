@@ -6,14 +6,17 @@ namespace PgEgress.Core.Reload;
 /// <summary>
 /// The snapshot the main slot exported when it was created, kept alive (its replication connection idle) until the
 /// coordinator's export workers have imported it. Only the process that created the slot has it; after a restart the
-/// initial load's operations are exported again under a fresh snapshot like any other interrupted reload.
+/// initial load's operations are exported again under a fresh snapshot like any other interrupted reload. Under
+/// <see cref="InitialLoadSnapshotPolicy.FreshSnapshotPerTable"/> no lease is ever offered.
 /// </summary>
-public sealed class InitialLoadSnapshot
+public sealed class InitialLoadSnapshot(InitialLoadSnapshotPolicy policy)
 {
     private readonly Lock _gate = new();
     private Lease? _lease;
 
     public sealed record Lease(LogicalReplicationConnection Connection, string SnapshotName, ulong ConsistentLsn, IReadOnlyList<OperationRecord> Operations);
+
+    public InitialLoadSnapshotPolicy Policy => policy;
 
     public void Offer(Lease lease)
     {

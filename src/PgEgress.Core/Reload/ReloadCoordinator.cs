@@ -13,7 +13,8 @@ namespace PgEgress.Core.Reload;
 
 /// <summary>
 /// Runs the exports of reloads whose marker is staged (and of the initial load): a table at a time under the snapshot
-/// a temporary slot exports, or on first start every table under the main slot's own snapshot, so each reload file
+/// a temporary slot exports, or on first start (<see cref="InitialLoadSnapshotPolicy.SlotSnapshot"/>) every table
+/// under the main slot's own snapshot, so each reload file
 /// is its table at that snapshot's consistent point. Each table is registered as soon as its file is written. One
 /// coordinator per pipeline runs at a time, across processes (an advisory lock).
 /// </summary>

@@ -15,7 +15,8 @@ namespace PgEgress.Core.Replication;
 /// Makes the source ready before anything streams: checks the server version, wal_level, the REPLICATION
 /// privilege and the encoding; applies the registry migrations; ensures the publication (never publishing the
 /// registry's own tables), the DDL event triggers (when the role may create them) and the slot. A new slot starts the
-/// initial load: it exports its snapshot, and every published table gets an operation exported under it.
+/// initial load: every published table gets an operation, exported under the slot's snapshot or under one of its own
+/// (<see cref="InitialLoadSnapshotPolicy"/>).
 /// </summary>
 public sealed class SourceSetup(
     PgEgressOptions pipeline,
@@ -285,14 +286,16 @@ public sealed class SourceSetup(
         // The initial load's operations exist before the slot: a crash in between leaves them to be exported under a
         // fresh snapshot, never a slot whose tables were silently not loaded.
         var load = pipeline.Reload.InitialLoad ? await operations.CreateInitialLoadAsync(options.Slot, await PublishedTablesAsync(conn, ct), ct) : [];
+        // Under FreshSnapshotPerTable the operations stay requested: the coordinator exports each under a snapshot of its own.
+        var underSlotSnapshot = load.Count > 0 && initial.Policy == InitialLoadSnapshotPolicy.SlotSnapshot;
         var repl = new LogicalReplicationConnection(options.ConnectionString);
         PgOutputReplicationSlot slot;
         try
         {
             await repl.Open(ct);
             slot = await repl.CreatePgOutputReplicationSlot(options.Slot,
-                slotSnapshotInitMode: load.Count > 0 ? LogicalSlotSnapshotInitMode.Export : LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
-            if (load.Count > 0)
+                slotSnapshotInitMode: underSlotSnapshot ? LogicalSlotSnapshotInitMode.Export : LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
+            if (underSlotSnapshot)
             {
                 await operations.StartExportAsync([.. load.Select(o => o.Id)], (ulong)slot.ConsistentPoint, ct);
                 // The connection stays open and idle: the snapshot lives until the export workers have imported it.
@@ -300,7 +303,11 @@ public sealed class SourceSetup(
                     [.. load.Select(o => o with { State = OperationRecord.Exporting, ConsistentLsn = (ulong)slot.ConsistentPoint, Attempts = o.Attempts + 1 })]));
                 logger.LogInformation("Initial load of {Count} table(s) at {Lsn}", load.Count, Output.PgText.Lsn((ulong)slot.ConsistentPoint));
             }
-            else await repl.DisposeAsync();
+            else
+            {
+                await repl.DisposeAsync();
+                if (load.Count > 0) logger.LogInformation("Initial load of {Count} table(s), each under a snapshot of its own", load.Count);
+            }
         }
         catch (PostgresException e)
         {

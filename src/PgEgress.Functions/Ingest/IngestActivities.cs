@@ -3,14 +3,12 @@ using Microsoft.Extensions.DependencyInjection;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
 using PgEgress.Core.Pipeline;
-using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 
 namespace PgEgress.Functions.Ingest;
 
 /// <summary>The ingest orchestration's activities: each hands over to Core.</summary>
-public sealed class IngestActivities(IServiceProvider services, PgEgressOptions options, PipelineStartup startup, IngestProgress progress,
-    InitialLoadSnapshot initialSnapshot)
+public sealed class IngestActivities(IServiceProvider services, PgEgressOptions options, PipelineStartup startup, IngestProgress progress)
 {
     /// <summary>Core's <see cref="PipelineStartup"/> (store, source checks, registry migrations, publication, slot).</summary>
     /// <returns>False when <paramref name="pipeline"/> is no longer configured, so its orchestration ends.</returns>
@@ -19,9 +17,6 @@ public sealed class IngestActivities(IServiceProvider services, PgEgressOptions 
     {
         if (pipeline != options.Source.Slot) return false;
         await startup.RunAsync(context.CancellationToken);
-        // Activities share no process: the reload orchestration exports a new slot's initial load under a fresh
-        // snapshot, so the one the slot exported is let go here rather than held open by an idle connection.
-        if (initialSnapshot.Take() is { } lease) await lease.Connection.DisposeAsync();
         return true;
     }
 

@@ -11,7 +11,7 @@ namespace PgEgress.Functions.Ingest;
 /// <summary>
 /// Start, stop and status of the ingest orchestration over HTTP (function key). These routes exist only here: the
 /// Host's ingest lives and dies with its process. A stop terminates the orchestration (the slice in progress still
-/// finishes and is staged) and the watchdog leaves it stopped until a start.
+/// finishes and is staged), answers once it is terminated, and the watchdog leaves it stopped until a start.
 /// </summary>
 public sealed class IngestControl(EternalOrchestrations orchestrations)
 {
@@ -26,6 +26,14 @@ public sealed class IngestControl(EternalOrchestrations orchestrations)
         return await DescribeAsync(client, ingest, outcome == StartOutcome.Started ? StatusCodes.Status202Accepted : StatusCodes.Status200OK, ct);
     }
 
+    /// <summary>How long a stop waits for the orchestration to apply its termination before answering "Terminating".</summary>
+    public static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Terminates the instance, then answers with its state once terminated (200), or "Terminating" (202) when the
+    /// task hub has not applied the termination within <see cref="StopWait"/>: termination is queued, and until
+    /// the orchestration is next dispatched the instance still reads as running.
+    /// </summary>
     [Function("IngestStop")]
     public async Task<IActionResult> Stop(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "ingest/stop")] HttpRequest request,
@@ -33,8 +41,20 @@ public sealed class IngestControl(EternalOrchestrations orchestrations)
     {
         var ct = request.HttpContext.RequestAborted;
         var ingest = orchestrations.Ingest;
-        var stopped = await OrchestrationStarter.StopAsync(client, ingest, "stopped over HTTP (POST /api/ingest/stop)", ct);
-        return await DescribeAsync(client, ingest, stopped ? StatusCodes.Status202Accepted : StatusCodes.Status200OK, ct);
+        if (await OrchestrationStarter.StopAsync(client, ingest, "stopped over HTTP (POST /api/ingest/stop)", ct))
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(StopWait);
+            try
+            {
+                await client.WaitForInstanceCompletionAsync(ingest.InstanceId, false, wait.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return await DescribeAsync(client, ingest, StatusCodes.Status202Accepted, ct, runtimeStatus: "Terminating");
+            }
+        }
+        return await DescribeAsync(client, ingest, StatusCodes.Status200OK, ct);
     }
 
     [Function("IngestStatus")]
@@ -43,7 +63,9 @@ public sealed class IngestControl(EternalOrchestrations orchestrations)
         [DurableClient] DurableTaskClient client) =>
         await DescribeAsync(client, orchestrations.Ingest, StatusCodes.Status200OK, request.HttpContext.RequestAborted);
 
-    private static async Task<IActionResult> DescribeAsync(DurableTaskClient client, EternalOrchestration ingest, int statusCode, CancellationToken ct)
+    /// <param name="runtimeStatus">In place of the instance's own, when that is known to be about to change.</param>
+    private static async Task<IActionResult> DescribeAsync(DurableTaskClient client, EternalOrchestration ingest, int statusCode, CancellationToken ct,
+        string? runtimeStatus = null)
     {
         var instance = await client.GetInstanceAsync(ingest.InstanceId, true, ct);
         if (instance is null)
@@ -51,7 +73,7 @@ public sealed class IngestControl(EternalOrchestrations orchestrations)
         return ApiActionResult.From(ApiReply.Json(new
         {
             instance_id = instance.InstanceId,
-            runtime_status = instance.RuntimeStatus.ToString(),
+            runtime_status = runtimeStatus ?? instance.RuntimeStatus.ToString(),
             created_at = instance.CreatedAt,
             last_updated_at = instance.LastUpdatedAt,
             state = instance.ReadInputAs<IngestState>(),

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Pipeline;
+using PgEgress.Core.Reload;
 using PgEgress.Host.Api;
 
 namespace PgEgress.Tests.Functions;
@@ -41,7 +42,7 @@ internal static class HostRoutes
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
             builder.WebHost.UseTestServer();
             builder.Logging.ClearProviders();
-            builder.Services.AddPgEgress(options);
+            builder.Services.AddPgEgress(options, InitialLoadSnapshotPolicy.SlotSnapshot);
             builder.Services.AddSingleton(options.Api);
             await using var app = builder.Build();
             app.MapPgEgressApi();

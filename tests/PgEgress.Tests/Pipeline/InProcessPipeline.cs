@@ -46,18 +46,20 @@ public sealed class InProcessPipeline : IAsyncDisposable
 
     /// <summary>
     /// Runs the start-up (store, source setup, sink cursors); <paramref name="ingest"/> also starts the ingest loop,
-    /// <paramref name="reloads"/> the reload loop, <paramref name="sinks"/> a delivery loop per enabled sink.
+    /// <paramref name="reloads"/> the reload loop, <paramref name="sinks"/> a delivery loop per enabled sink;
+    /// <paramref name="initialLoad"/> is the Host's choice unless a test takes the Functions app's.
     /// </summary>
-    public static async Task<InProcessPipeline> StartAsync(PgEgressOptions options, bool ingest = true, bool reloads = false, bool sinks = false)
+    public static async Task<InProcessPipeline> StartAsync(PgEgressOptions options, bool ingest = true, bool reloads = false, bool sinks = false,
+        InitialLoadSnapshotPolicy initialLoad = InitialLoadSnapshotPolicy.SlotSnapshot)
     {
         var services = new ServiceCollection()
             .AddLogging(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
-            .AddPgEgress(options)
+            .AddPgEgress(options, initialLoad)
             .BuildServiceProvider();
         var pipeline = new InProcessPipeline(services);
         await services.GetRequiredService<PipelineStartup>().RunAsync(default);
         if (ingest) pipeline.StartIngest();
-        if (reloads) pipeline._reloads = Task.Run(() => services.GetRequiredService<ReloadLoop>().RunAsync(pipeline._stop.Token));
+        if (reloads) pipeline.StartReloads();
         if (sinks) pipeline.StartSinks();
         return pipeline;
     }
@@ -66,6 +68,8 @@ public sealed class InProcessPipeline : IAsyncDisposable
     public SliceConsumer NewSliceConsumer() => ActivatorUtilities.CreateInstance<SliceConsumer>(_services);
 
     public void StartIngest() => _ingest = Task.Run(() => _services.GetRequiredService<IngestLoop>().RunAsync(_stop.Token));
+
+    public void StartReloads() => _reloads = Task.Run(() => _services.GetRequiredService<ReloadLoop>().RunAsync(_stop.Token));
 
     public void StartSinks()
     {

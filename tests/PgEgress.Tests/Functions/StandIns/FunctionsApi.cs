@@ -112,5 +112,6 @@ namespace Microsoft.DurableTask.Client
         public virtual Task TerminateInstanceAsync(string instanceId, CancellationToken cancellation) => Task.CompletedTask;
         public virtual Task TerminateInstanceAsync(string instanceId, object? output, CancellationToken cancellation = default) => Task.CompletedTask;
         public virtual Task TerminateInstanceAsync(string instanceId, TerminateInstanceOptions? options = null, CancellationToken cancellation = default) => Task.CompletedTask;
+        public virtual Task<OrchestrationMetadata> WaitForInstanceCompletionAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) => throw new NotSupportedException();
     }
 }

@@ -1,10 +1,13 @@
 // Runs one generation of the Functions app's IngestOrchestrator, ReloadOrchestrator or SinkOrchestrator against a scripted orchestration
 // context, for IngestOrchestratorTests. Compiled with the Functions source and FunctionsApi.cs; not part of the test assembly.
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging.Abstractions;
+using PgEgress.Core.Api;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Replication;
 using PgEgress.Functions.Ingest;
@@ -60,6 +63,19 @@ public static class OrchestrationProbe
         return string.Join("\n", client.Trace);
     }
 
+    /// <summary>
+    /// POST /api/ingest/stop against a task hub where the ingest instance is <paramref name="status"/>; the hub applies
+    /// a termination when waited on if <paramref name="appliesTermination"/>, else not before the wait gives up (as
+    /// when the orchestration is not dispatched meanwhile). Returns the client's calls, then the reply's status and body.
+    /// </summary>
+    public static async Task<string> RunStopAsync(string status, bool appliesTermination)
+    {
+        var options = new PgEgressOptions { Source = { Slot = "pgegress" } };
+        var client = new TerminatingClient(IngestOrchestrator.InstanceIdFor("pgegress"), Enum.Parse<OrchestrationRuntimeStatus>(status), appliesTermination);
+        var reply = (JsonResult)await new IngestControl(new EternalOrchestrations(options)).Stop(new DefaultHttpContext().Request, client);
+        return string.Join("\n", client.Trace.Append($"{reply.StatusCode} {JsonSerializer.Serialize(reply.Value, ApiJson.Options)}"));
+    }
+
     /// <summary>The instance ids among <paramref name="instanceIds"/> that the configuration no longer names.</summary>
     public static string[] Orphans(PgEgressOptions options, string[] instanceIds) => [.. new EternalOrchestrations(options).Orphans(instanceIds)];
 
@@ -93,6 +109,37 @@ public static class OrchestrationProbe
         {
             Trace.Add($"terminate {instanceId}");
             return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>One instance; as the service does, a termination is queued and applied when the orchestration next runs.</summary>
+    private sealed class TerminatingClient(string instanceId, OrchestrationRuntimeStatus status, bool appliesTermination) : DurableTaskClient
+    {
+        private bool _terminationQueued;
+
+        public List<string> Trace { get; } = [];
+
+        private OrchestrationMetadata Current => new("IngestOrchestrator", instanceId) { RuntimeStatus = status };
+
+        public override Task<OrchestrationMetadata?> GetInstanceAsync(string id, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+            Task.FromResult(id == instanceId ? Current : null);
+
+        public override Task<string> ScheduleNewOrchestrationInstanceAsync(TaskName orchestratorName, object? input = null, StartOrchestrationOptions? options = null, CancellationToken cancellation = default) =>
+            throw new InvalidOperationException("a stop starts nothing");
+
+        public override Task TerminateInstanceAsync(string id, object? output, CancellationToken cancellation = default)
+        {
+            Trace.Add($"terminate {id}");
+            _terminationQueued = true;
+            return Task.CompletedTask;
+        }
+
+        public override async Task<OrchestrationMetadata> WaitForInstanceCompletionAsync(string id, bool getInputsAndOutputs = false, CancellationToken cancellation = default)
+        {
+            Trace.Add($"wait {id}");
+            if (!(_terminationQueued && appliesTermination)) await Task.Delay(Timeout.Infinite, cancellation);
+            status = OrchestrationRuntimeStatus.Terminated;
+            return Current;
         }
     }
 
