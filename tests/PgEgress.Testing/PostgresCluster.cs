@@ -288,7 +288,8 @@ public sealed class PostgresCluster : IAsyncDisposable
     }
 
     // The settings an initdb cluster writes to postgresql.auto.conf (WriteSettings), as command-line options that
-    // come after, and so override, the builder's own fsync/full_page_writes/synchronous_commit=off.
+    // come after, and so override, the builder's own fsync/full_page_writes/synchronous_commit=off. Trust
+    // authentication as initdb -A trust: tests log in as roles they create without a password.
     private static async Task<PostgresCluster> StartContainerAsync(PostgresClusterOptions options, CancellationToken ct)
     {
         var durability = options.FastUnsafe ? "off" : "on";
@@ -296,6 +297,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             .WithUsername("postgres")
             .WithPassword("postgres")
             .WithEnvironment("POSTGRES_INITDB_ARGS", "--encoding=UTF8 --locale=C")
+            .WithEnvironment("POSTGRES_HOST_AUTH_METHOD", "trust")
             .WithCommand("-c", "wal_level=logical", "-c", "max_replication_slots=100", "-c", "max_wal_senders=100")
             .WithCommand("-c", $"fsync={durability}", "-c", $"full_page_writes={durability}", "-c", "synchronous_commit=on")
             .Build();
