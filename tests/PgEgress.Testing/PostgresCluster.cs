@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Npgsql;
+using Testcontainers.PostgreSql;
 
 [assembly: InternalsVisibleTo("PgEgress.Tests")]
 
@@ -26,21 +27,25 @@ public sealed record PostgresClusterOptions
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
-    /// Use the server named by <c>PGEGRESS_TEST_PG</c> when that variable is set. Tests that stop, restart or
-    /// reconfigure the server set this to false so that they always get a throwaway cluster.
+    /// Any server will do: the one named by <c>PGEGRESS_TEST_PG</c> when that variable is set, else a container when a
+    /// Docker engine answers, else an initdb cluster. Tests that stop, restart or reconfigure the server set this to
+    /// false so that they always get an initdb cluster of their own.
     /// </summary>
     public bool AllowExternalServer { get; init; } = true;
 }
 
 /// <summary>
-/// A throwaway PostgreSQL cluster (initdb + pg_ctl) on a free loopback port, or the existing server named by
-/// <c>PGEGRESS_TEST_PG</c>. As root, the server runs as the postgres account, which PostgreSQL requires.
+/// A throwaway PostgreSQL cluster (initdb + pg_ctl) on a free loopback port, the existing server named by
+/// <c>PGEGRESS_TEST_PG</c>, or a throwaway Testcontainers.PostgreSql container (see <see cref="PostgresSourceSelection"/>).
+/// As root, an initdb server runs as the postgres account, which PostgreSQL requires.
 /// </summary>
 public sealed class PostgresCluster : IAsyncDisposable
 {
     /// <summary>Environment variable holding the connection string of an existing server (wal_level=logical, superuser).</summary>
     public const string ExternalServerVariable = "PGEGRESS_TEST_PG";
 
+    // PostgreSQL 15, as the initdb path finds here, so that BinDir's client tools match the server.
+    private const string ContainerImage = "postgres:15";
     private const string ClustersParent = "/tmp";
     private const string RootPrefix = "pgegress-test-";
     private const string OwnerLockFile = "owner.lock";
@@ -53,13 +58,15 @@ public sealed class PostgresCluster : IAsyncDisposable
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(90);
     private static readonly Lazy<string> BinDirLookup = new(LocateBinDir);
     private static readonly Lazy<Task> OrphanCleanup = new(() => DeleteOrphansAsync(ClustersParent, OrphanMinAge));
+    private static readonly Lazy<Task<bool>> DockerReachable = new(DockerEngineProbe.IsReachableAsync);
 
     // As root, every server-side command runs as postgres; otherwise as the current user.
     private static readonly string? ServerUser = ProcessRunner.IsRoot ? "postgres" : null;
 
-    private readonly string? _root;             // null when using the external server
+    private readonly string? _root;             // null when using the external server or a container
     private readonly FileStream? _ownerLock;    // held for the cluster's life: tells the orphan scan we are alive
-    private readonly NpgsqlConnectionStringBuilder? _external; // the PGEGRESS_TEST_PG server, else null
+    private readonly NpgsqlConnectionStringBuilder? _external; // the PGEGRESS_TEST_PG server or the container, else null
+    private readonly PostgreSqlContainer? _container;
     private readonly List<string> _createdDatabases = [];
     private bool _running;
     private bool _disposed;
@@ -70,13 +77,14 @@ public sealed class PostgresCluster : IAsyncDisposable
         _ownerLock = ownerLock;
     }
 
-    private PostgresCluster(NpgsqlConnectionStringBuilder external)
+    private PostgresCluster(NpgsqlConnectionStringBuilder external, PostgreSqlContainer? container = null)
     {
         _external = external;
+        _container = container;
         Port = external.Port;
     }
 
-    /// <summary>True when this wraps the server named by <c>PGEGRESS_TEST_PG</c> rather than an own cluster.</summary>
+    /// <summary>True when this wraps <c>PGEGRESS_TEST_PG</c> or a container rather than an own initdb cluster.</summary>
     public bool IsExternal => _root is null;
 
     public int Port { get; private set; }
@@ -91,13 +99,24 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     private string LogPath => Path.Combine(OwnRoot(), "server.log");
 
-    /// <summary>Starts a fresh cluster, or wraps <c>PGEGRESS_TEST_PG</c> when set and allowed.</summary>
+    /// <summary>Wraps <c>PGEGRESS_TEST_PG</c> or starts a container when allowed (in that order), else starts an initdb cluster.</summary>
     public static async Task<PostgresCluster> StartAsync(PostgresClusterOptions? options = null, CancellationToken ct = default)
     {
         options ??= new PostgresClusterOptions();
+        // Checked before choosing, so that a test fails alike whichever server this machine would have given it.
+        if (options.AllowExternalServer && (options.WalLevel != "logical" || options.Settings.Count > 0))
+            throw new ArgumentException(
+                $"These options (wal_level={options.WalLevel}, {options.Settings.Count} extra settings) need a cluster of its own, "
+                + $"which a shared server ({ExternalServerVariable} or a container) is not: set AllowExternalServer = false.",
+                nameof(options));
         var external = Environment.GetEnvironmentVariable(ExternalServerVariable);
-        if (options.AllowExternalServer && !string.IsNullOrWhiteSpace(external))
-            return await UseExternalAsync(external, options, ct).ConfigureAwait(false);
+        switch (await PostgresSourceSelection.ChooseAsync(options.AllowExternalServer, external, () => DockerReachable.Value).ConfigureAwait(false))
+        {
+            case PostgresSource.External:
+                return await UseExternalAsync(external!, ct).ConfigureAwait(false);
+            case PostgresSource.Container:
+                return await StartContainerAsync(options, ct).ConfigureAwait(false);
+        }
 
         var binDir = FindBinDir();
         await OrphanCleanup.Value.ConfigureAwait(false);
@@ -142,7 +161,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         await ExecuteAsync($"CREATE DATABASE {QuoteIdentifier(name)}", null, ct).ConfigureAwait(false);
-        if (IsExternal)
+        if (IsExternal && _container is null)
         {
             lock (_createdDatabases) _createdDatabases.Add(name);
         }
@@ -183,6 +202,12 @@ public sealed class PostgresCluster : IAsyncDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        if (_container is not null)
+        {
+            await _container.DisposeAsync().ConfigureAwait(false);
+            NpgsqlConnection.ClearAllPools(); // a later server may get this port: it must not be handed our dead connections
+            return;
+        }
         if (IsExternal)
         {
             foreach (var database in _createdDatabases) await DropExternalDatabaseAsync(database).ConfigureAwait(false);
@@ -251,12 +276,8 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<PostgresCluster> UseExternalAsync(string connectionString, PostgresClusterOptions options, CancellationToken ct)
+    private static async Task<PostgresCluster> UseExternalAsync(string connectionString, CancellationToken ct)
     {
-        if (options.WalLevel != "logical" || options.Settings.Count > 0)
-            throw new NotSupportedException(
-                $"{ExternalServerVariable} is set, but these options (wal_level={options.WalLevel}, {options.Settings.Count} extra settings) "
-                + "need an own cluster: set AllowExternalServer = false.");
         var cluster = new PostgresCluster(new NpgsqlConnectionStringBuilder(connectionString));
         await using var connection = await cluster.OpenAdminConnectionAsync(null, ct).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("SHOW wal_level", connection);
@@ -264,6 +285,32 @@ public sealed class PostgresCluster : IAsyncDisposable
         if (walLevel != "logical")
             throw new InvalidOperationException($"The server in {ExternalServerVariable} has wal_level={walLevel}; PgEgress tests need wal_level=logical.");
         return cluster;
+    }
+
+    // The settings an initdb cluster writes to postgresql.auto.conf (WriteSettings), as command-line options that
+    // come after, and so override, the builder's own fsync/full_page_writes/synchronous_commit=off. Trust
+    // authentication as initdb -A trust: tests log in as roles they create without a password.
+    private static async Task<PostgresCluster> StartContainerAsync(PostgresClusterOptions options, CancellationToken ct)
+    {
+        var durability = options.FastUnsafe ? "off" : "on";
+        var container = new PostgreSqlBuilder(ContainerImage)
+            .WithUsername("postgres")
+            .WithPassword("postgres")
+            .WithEnvironment("POSTGRES_INITDB_ARGS", "--encoding=UTF8 --locale=C")
+            .WithEnvironment("POSTGRES_HOST_AUTH_METHOD", "trust")
+            .WithCommand("-c", "wal_level=logical", "-c", "max_replication_slots=100", "-c", "max_wal_senders=100")
+            .WithCommand("-c", $"fsync={durability}", "-c", $"full_page_writes={durability}", "-c", "synchronous_commit=on")
+            .Build();
+        try
+        {
+            await container.StartAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await container.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return new PostgresCluster(new NpgsqlConnectionStringBuilder(container.GetConnectionString()), container);
     }
 
     private async Task InitAndStartAsync(string binDir, PostgresClusterOptions options, CancellationToken ct)
@@ -387,8 +434,8 @@ public sealed class PostgresCluster : IAsyncDisposable
     }
 
     private string OwnRoot() => _root ?? throw new NotSupportedException(
-        $"This PostgresCluster uses the existing server from {ExternalServerVariable}: it has no data directory or log here "
-        + "and cannot be stopped or restarted. Start it with AllowExternalServer = false for that.");
+        $"This PostgresCluster uses {(_container is null ? "the existing server from " + ExternalServerVariable : "a container")}: "
+        + "it has no data directory or log here and cannot be stopped or restarted. Start it with AllowExternalServer = false for that.");
 
     private void EnsureOwnCluster(bool running)
     {
