@@ -30,14 +30,13 @@ public sealed class ReloadHolds
         // A hold's marker transaction is re-read even when the flush cursor is past it: its changes were never written.
         ReadFrom = holds.Where(o => o.Finished).Select(o => o.MarkerLsn!.Value - Math.Min(o.MarkerLsn.Value, 1)).DefaultIfEmpty(ulong.MaxValue).Min();
         _finished = [.. holds.Where(o => o.Finished)];
-        Releasable = [.. _finished.Select(o => o.Id)];
     }
 
     /// <summary>Transactions ending after this are read (the flush reads from the lower of this and its cursor).</summary>
     public ulong ReadFrom { get; }
 
     /// <summary>Finished operations whose held changes this flush writes; released when it commits.</summary>
-    public IReadOnlyList<long> Releasable { get; }
+    public IReadOnlyList<long> Releasable => ReleasableWithout([]);
 
     /// <summary>The finished operations to release when the flush could not write <paramref name="failed"/>: those tables stay held until a flush writes them.</summary>
     public IReadOnlyList<long> ReleasableWithout(IReadOnlyCollection<TableName> failed) =>

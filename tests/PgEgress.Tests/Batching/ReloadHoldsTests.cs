@@ -45,6 +45,15 @@ public sealed class ReloadHoldsTests
     }
 
     [Fact]
+    public void A_finished_reload_of_a_table_the_flush_could_not_write_stays_held()
+    {
+        var holds = new ReloadHolds([Op(OperationRecord.Completed, marker: 0x1000, consistent: 0x2000)], to: 0x3000);
+        // Released, its held changes would be read from the flush cursor on, past the ones that were never written.
+        Assert.Empty(holds.ReleasableWithout([new TableName("app", "t")]));
+        Assert.Equal([1L], holds.ReleasableWithout([new TableName("app", "other")]));
+    }
+
+    [Fact]
     public void A_completed_reload_not_yet_reached_by_the_staged_log_holds_the_whole_table()
     {
         // The reload file is registered: anything of the table written now would be registered after it.
