@@ -111,4 +111,16 @@ public sealed class TableNameTests(PostgresFixture pg)
             Assert.Equal(new TableName(schema, name).ToString(), await cmd.ExecuteScalarAsync());
         }
     }
+
+    [Fact]
+    public async Task The_keywords_quoted_are_those_postgresql_quotes()
+    {
+        await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
+        await using var cmd = db.CreateCommand("SELECT array_agg(word ORDER BY word) FROM pg_get_keywords() WHERE catcode <> 'U'");
+        var server = (string[])(await cmd.ExecuteScalarAsync())!;
+        // Newer servers may add keywords; every one of ours must still be one the server quotes.
+        Assert.Subset(server.ToHashSet(), SqlKeywords.NeedQuoting.ToHashSet());
+        await using var conn = await db.OpenConnectionAsync();
+        if (conn.PostgreSqlVersion.Major == 15) Assert.Equal(server.Order(StringComparer.Ordinal), SqlKeywords.NeedQuoting.Order(StringComparer.Ordinal));
+    }
 }
