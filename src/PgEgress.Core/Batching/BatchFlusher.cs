@@ -82,6 +82,7 @@ public sealed class BatchFlusher(
             logger.LogInformation("Flushed batch {Batch}: {Files} file(s), {Rows} row(s), LSN {From} to {To}",
                 batch, files.Count, files.Sum(f => f.Rows), PgText.Lsn(from), PgText.Lsn(to));
             var deleted = await DeletePassedSegmentsAsync(ct);
+            await LeftoverSweep.RunAsync(store, logger, ct);
             return new FlushResult(batch, window.Cut, PgText.Lsn(from), PgText.Lsn(to), segments.Count,
                 [.. files.Select(f => new FlushedFile(f.Table.ToString(), f.Path, f.Rows, f.Bytes, PgText.Lsn(f.StartLsn), PgText.Lsn(f.EndLsn)))], deleted,
                 [.. failed.Select(f => new FailedTable(f.Key.ToString(), f.Value))]);

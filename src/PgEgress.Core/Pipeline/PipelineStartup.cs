@@ -1,4 +1,5 @@
 using Azure.Identity;
+using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
@@ -16,7 +17,7 @@ namespace PgEgress.Core.Pipeline;
 /// </summary>
 /// <exception cref="PipelineSetupException">The work directory, the store or the source cannot be used; the message says why.</exception>
 /// <exception cref="Configuration.ConfigurationException">A sink's target is the source.</exception>
-public sealed class PipelineStartup(IObjectStore store, SourceSetup setup, SinkRunners sinks, PgEgressOptions options)
+public sealed class PipelineStartup(IObjectStore store, SourceSetup setup, SinkRunners sinks, PgEgressOptions options, ILogger<PipelineStartup> logger)
 {
     public async Task RunAsync(CancellationToken ct)
     {
@@ -30,6 +31,7 @@ public sealed class PipelineStartup(IObjectStore store, SourceSetup setup, SinkR
         {
             throw new PipelineSetupException($"the store {store.Describe} is not usable: {e.Message}", e);
         }
+        await LeftoverSweep.RunAsync(store, logger, ct);
         // A sink applying to the source itself is a configuration error, found before a slot is made for it.
         await sinks.CheckTargetsAsync(ct);
         await setup.RunAsync(ct);

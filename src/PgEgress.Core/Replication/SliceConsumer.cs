@@ -55,9 +55,6 @@ public sealed class SliceConsumer(
         var read = shutdown.Token;
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        // The first slice of a process sweeps at start, later ones now and then (the store decides when).
-        if (await store.SweepLeftoversAsync(stop) is var leftovers and > 0)
-            logger.LogInformation("Deleted {Count} temporary file(s) that interrupted uploads left in {Store}", leftovers, store.Describe);
         if (_session is null) await OpenAsync(stop);
         var session = _session!;
         var startLsn = _staged;
