@@ -1,8 +1,8 @@
-using PgEgress.Testing;
+using Xunit;
 
-namespace PgEgress.Tests.Fixtures;
+namespace PgEgress.Testing;
 
-/// <summary>One Azurite for every test class in <see cref="AzuriteCollection"/>; each class uses its own containers.</summary>
+/// <summary>One Azurite for every test class of a collection that shares it; each class uses its own containers.</summary>
 public sealed class AzuriteFixture : IAsyncLifetime
 {
     private AzuriteServer? _server;
@@ -18,10 +18,4 @@ public sealed class AzuriteFixture : IAsyncLifetime
             await _server.DisposeAsync();
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>
-{
-    public const string Name = "azurite";
 }

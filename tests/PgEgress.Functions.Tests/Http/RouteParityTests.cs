@@ -1,13 +1,16 @@
+using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using PgEgress.Testing;
+using Microsoft.Azure.Functions.Worker;
+using PgEgress.Functions.Tests.App;
 
-namespace PgEgress.Tests.Functions;
+namespace PgEgress.Functions.Tests.Http;
 
 /// <summary>
 /// The Host and the Functions app serve the same HTTP API: every route the Host maps is an HTTP trigger with the same
 /// method and path (under host.json's route prefix), function-key protected exactly where the Host wants its key, and
-/// the Functions app has no route the Host lacks, except the few listed in <see cref="FunctionsOnly"/>.
+/// the Functions app has no route the Host lacks, except the few listed in <see cref="FunctionsOnly"/>. The Functions
+/// side is what the build declared in functions.metadata, the file the Functions host indexes.
 /// </summary>
 public sealed partial class RouteParityTests
 {
@@ -63,48 +66,39 @@ public sealed partial class RouteParityTests
     }
 
     [Fact]
-    public void The_reader_sees_a_route_added_on_the_Functions_side()
+    public void Functions_metadata_declares_every_function_of_the_assembly_and_nothing_else()
     {
-        // The parity test is only as good as its reader: a new trigger in any form the reader accepts must show up.
-        const string source = """
-            public sealed class Extra
-            {
-                [Function("ReloadTable")]
-                public Task<IActionResult> Reload([HttpTrigger(AuthorizationLevel.Function, "post", Route = "reload/{table}")] HttpRequest req, string table) => null!;
-                [Function(nameof(Other))]
-                public IActionResult Other([HttpTrigger("get")] HttpRequest req) => null!;
-                [Function("Timer")]
-                public void Tick([TimerTrigger("0 */5 * * * *")] TimerInfo timer) { }
-            }
-            """;
-        var functions = FunctionsSource.Read("Extra.cs", source).ToList();
-        Assert.Equal(("ReloadTable", "Function", "POST", "reload/{table}"),
-            (functions[0].Name, functions[0].Http!.AuthLevel, functions[0].Http!.Methods.Single(), functions[0].Http!.Route));
-        // The methods-only constructor leaves the level at Anonymous (gotcha #2), and the route defaults to the name.
-        Assert.Equal(("Anonymous", "GET", "Other"), (functions[1].Http!.AuthLevel, functions[1].Http!.Methods.Single(), functions[1].Http!.Route));
-        Assert.Equal("0 */5 * * * *", functions[2].Schedule);
-
-        Assert.Throws<InvalidDataException>(() => FunctionsSource.Read("Const.cs", """
-            public sealed class C { [Function("X")] public void X([HttpTrigger(AuthorizationLevel.Function, "get", Route = Routes.X)] HttpRequest r) { } }
-            """).ToList());
+        // The parity checks read the build's declaration; it must be this build's: one entry per [Function] method, by name and entry point.
+        var declared = typeof(FunctionsApp).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Select(m => (Method: m, Function: m.GetCustomAttribute<FunctionAttribute>()))
+            .Where(m => m.Function is not null)
+            .Select(m => $"{m.Function!.Name} {m.Method.DeclaringType!.FullName}.{m.Method.Name}")
+            .Order(StringComparer.Ordinal).ToList();
+        var metadata = FunctionsMetadata.All.Select(f => $"{f.Name} {f.EntryPoint}").Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(declared);
+        Assert.Equal(declared, metadata);
     }
 
     [Fact]
     public void Function_names_are_unique()
     {
-        var duplicates = FunctionsSource.Functions().GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1)
-            .Select(g => $"{g.Key} ({string.Join(", ", g.Select(f => f.Location))})").ToList();
+        var duplicates = FunctionsMetadata.All.GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1)
+            .Select(g => $"{g.Key} ({string.Join(", ", g.Select(f => f.EntryPoint))})").ToList();
         Assert.True(duplicates.Count == 0, $"duplicate function names: {string.Join("; ", duplicates)}");
     }
 
-    /// <summary>Each HTTP trigger method as "METHOD /prefix/route", with its level and where it is declared.</summary>
+    /// <summary>Each HTTP trigger as "METHOD /prefix/route", with its level and the function that declares it.</summary>
     private static IEnumerable<(string Key, string Level, string Where)> FunctionRoutes()
     {
         var prefix = RoutePrefix();
-        foreach (var function in FunctionsSource.Functions().Where(f => f.Http is not null))
+        foreach (var function in FunctionsMetadata.All.Where(f => f.Http is not null))
         {
-            var path = "/" + string.Join("/", new[] { prefix, function.Http!.Route }.Where(p => p.Length > 0).Select(p => p.Trim('/')));
-            foreach (var method in function.Http.Methods) yield return (Key(method, path), function.Http.AuthLevel, function.Location);
+            var http = function.Http!;
+            // A trigger without a route is served under the function's name.
+            var path = "/" + string.Join("/", new[] { prefix, http.Route ?? function.Name }.Where(p => p.Length > 0).Select(p => p.Trim('/')));
+            Assert.NotEmpty(http.Methods); // no methods would accept every method
+            foreach (var method in http.Methods) yield return (Key(method, path), http.AuthLevel ?? "Function", function.EntryPoint);
         }
     }
 

@@ -1,6 +1,6 @@
-using PgEgress.Testing;
+using Xunit;
 
-namespace PgEgress.Tests.Fixtures;
+namespace PgEgress.Testing;
 
 /// <summary>
 /// One PostgreSQL cluster shared by the test classes of the "postgres" collection. Each class (or test) isolates
@@ -33,11 +33,4 @@ public sealed class PostgresFixture : IAsyncLifetime
         if (stem.Length > 50) stem = stem[..50];
         return Cluster.CreateDatabaseAsync($"{stem}_{Guid.NewGuid():N}"[..(stem.Length + 13)]);
     }
-}
-
-/// <summary>Test classes marked <c>[Collection(PostgresCollection.Name)]</c> share one <see cref="PostgresFixture"/>.</summary>
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
-{
-    public const string Name = "postgres";
 }

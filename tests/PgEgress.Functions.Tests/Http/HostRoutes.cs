@@ -11,7 +11,7 @@ using PgEgress.Core.Pipeline;
 using PgEgress.Core.Reload;
 using PgEgress.Host.Api;
 
-namespace PgEgress.Tests.Functions;
+namespace PgEgress.Functions.Tests.Http;
 
 /// <summary>One route the Host serves, and whether it wants the key.</summary>
 internal sealed record HostRoute(string Method, string Path, bool Keyed);
