@@ -67,7 +67,7 @@ internal sealed class FunctionsAppHost : IAsyncDisposable
         var body = new MemoryStream();
         http.Response.Body = body;
 
-        var entry = EntryPoint(function);
+        var entry = AppDurableTasks.EntryPoint(function);
         var target = entry.IsStatic ? null : ActivatorUtilities.CreateInstance(scope.ServiceProvider, entry.DeclaringType!);
         var arguments = entry.GetParameters().Select(p => p.ParameterType switch
         {
@@ -78,12 +78,8 @@ internal sealed class FunctionsAppHost : IAsyncDisposable
             _ => throw new NotSupportedException($"{function.Name}: cannot bind parameter {p.Name} ({p.ParameterType})"),
         }).ToArray();
 
-        var result = entry.Invoke(target, arguments) switch
-        {
-            Task<IActionResult> task => await task,
-            IActionResult done => done,
-            var other => throw new NotSupportedException($"{function.Name} returned {other?.GetType()}"),
-        };
+        var result = await AppDurableTasks.InvokeAsync(entry, target, arguments) as IActionResult
+            ?? throw new NotSupportedException($"{function.Name} returned no IActionResult");
         await result.ExecuteResultAsync(new ActionContext(http, new RouteData(values), new ActionDescriptor()));
         return new FunctionReply(http.Response.StatusCode, http.Response.ContentType, System.Text.Encoding.UTF8.GetString(body.ToArray()));
     }
@@ -99,13 +95,6 @@ internal sealed class FunctionsAppHost : IAsyncDisposable
                 return (function, values);
         }
         throw new InvalidOperationException($"no HTTP function serves {method} {path}");
-    }
-
-    private static MethodInfo EntryPoint(FunctionDeclaration function)
-    {
-        var split = function.EntryPoint.LastIndexOf('.');
-        var type = typeof(FunctionsApp).Assembly.GetType(function.EntryPoint[..split], throwOnError: true)!;
-        return type.GetMethod(function.EntryPoint[(split + 1)..]) ?? throw new MissingMethodException(function.EntryPoint);
     }
 
     public async ValueTask DisposeAsync()
