@@ -61,8 +61,8 @@ public sealed class IngestOnAzureStorageTests(PostgresFixture pg, AzuriteFixture
         Assert.Equal("first 7", rows.Single(r => r["id"] == "7")["note"]);
         output.WriteLine($"timer flush wrote {first} at {clock.Elapsed.TotalSeconds:0.0} s");
 
-        // A later tick in the same window has nothing to cut (the boundary is cut already): the Host's 5-minute
-        // schedule, not a flush per tick. POST flush cuts at once.
+        // A later tick in the same window cuts nothing (its boundary is cut already): one flush per window, not one
+        // per tick. POST flush cuts at once.
         await ExecuteAsync(db, "INSERT INTO public.items SELECT g, 'second ' || g FROM generate_series(101, 150) g");
         await WaitForChangesAsync(app, hub, 150);
         var nextBoundary = await RunFlushTimerAsync(app);
@@ -75,8 +75,8 @@ public sealed class IngestOnAzureStorageTests(PostgresFixture pg, AzuriteFixture
         var later = StreamingFiles(outFolder).Except([first]).ToList();
         Assert.Equal(Enumerable.Range(101, 50), Ids(later.SelectMany(GzipCsv.Read)));
 
-        // A reload over HTTP: accepted with its operation, exported by the reload orchestration that the watchdog
-        // starts (the ingest it finds running).
+        // A reload over HTTP: accepted with its operation, exported by the reload orchestration, which the watchdog
+        // starts (it finds the ingest running and leaves it be).
         var reload = await app.SendAsync("POST", "tables/public.items/reload");
         Assert.True(reload.StatusCode == 202, $"reload: {reload.StatusCode} {reload.Body}");
         var id = JsonDocument.Parse(reload.Body).RootElement.GetProperty("id").GetInt64();
