@@ -6,8 +6,9 @@ using System.Text;
 namespace PgEgress.Testing;
 
 /// <summary>
-/// A throwaway Azurite blob service (in memory, on a free loopback port) from the repository's node_modules,
-/// or the existing one named by <see cref="ExternalServerVariable"/>. Disposing it kills the process tree.
+/// A throwaway Azurite (blob, queue and table services, in memory, each on a free loopback port) from the
+/// repository's node_modules, or the existing one named by <see cref="ExternalServerVariable"/>. Disposing it kills
+/// the process tree.
 /// </summary>
 public sealed class AzuriteServer : IAsyncDisposable
 {
@@ -19,15 +20,18 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     public const string DevelopmentAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private const string Tool = "azurite-blob";
+    private const string Tool = "azurite";
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(30);
 
     private readonly Process? _process;
     private readonly StringBuilder _output;
 
-    private AzuriteServer(string blobEndpoint, string accountName, string accountKey, Process? process, StringBuilder output)
+    private AzuriteServer(string blobEndpoint, string? queueEndpoint, string? tableEndpoint, string accountName, string accountKey,
+        Process? process, StringBuilder output)
     {
         BlobEndpoint = blobEndpoint;
+        QueueEndpoint = queueEndpoint;
+        TableEndpoint = tableEndpoint;
         AccountName = accountName;
         AccountKey = accountKey;
         _process = process;
@@ -37,13 +41,22 @@ public sealed class AzuriteServer : IAsyncDisposable
     /// <summary>The blob service URL, path-style: http://127.0.0.1:port/devstoreaccount1.</summary>
     public string BlobEndpoint { get; }
 
+    /// <summary>The queue service URL, path-style; null for an external Azurite whose connection string names none.</summary>
+    public string? QueueEndpoint { get; }
+
+    /// <summary>The table service URL, path-style; null for an external Azurite whose connection string names none.</summary>
+    public string? TableEndpoint { get; }
+
     public string AccountName { get; }
 
     /// <summary>The account key, base64 (for tests that sign something themselves, such as a SAS).</summary>
     public string AccountKey { get; }
 
+    /// <summary>Every endpoint spelled out: the SDKs' defaults for the development account are fixed ports.</summary>
     public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};";
+        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};"
+        + (QueueEndpoint is null ? "" : $"QueueEndpoint={QueueEndpoint};")
+        + (TableEndpoint is null ? "" : $"TableEndpoint={TableEndpoint};");
 
     /// <summary>What Azurite printed so far, for failure messages.</summary>
     public string Output
@@ -65,11 +78,11 @@ public sealed class AzuriteServer : IAsyncDisposable
         }
 
         await NodeModules.EnsureInstalledAsync(Tool, ct);
-        // The free port is found by binding and releasing it, so another process may take it before Azurite
-        // does; Azurite then exits at once, and a second port is tried.
+        // A free port is found by binding and releasing it, so another process may take one before Azurite
+        // does; Azurite then exits at once, and other ports are tried.
         for (var attempt = 1; ; attempt++)
         {
-            var server = Launch(FreeLoopbackPort());
+            var server = Launch(FreeLoopbackPorts(3));
             try
             {
                 await server.WaitUntilListeningAsync(ct);
@@ -107,8 +120,9 @@ public sealed class AzuriteServer : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static AzuriteServer Launch(int port)
+    private static AzuriteServer Launch(int[] ports)
     {
+        string Port(int service) => ports[service].ToString(System.Globalization.CultureInfo.InvariantCulture);
         var start = new ProcessStartInfo(NodeModules.Bin(Tool))
         {
             // With in-memory persistence Azurite writes nothing; the temp folder keeps any stray file out of the checkout.
@@ -119,7 +133,10 @@ public sealed class AzuriteServer : IAsyncDisposable
         };
         string[] arguments =
         [
-            "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--inMemoryPersistence",
+            "--blobHost", "127.0.0.1", "--blobPort", Port(0),
+            "--queueHost", "127.0.0.1", "--queuePort", Port(1),
+            "--tableHost", "127.0.0.1", "--tablePort", Port(2),
             "--skipApiVersionCheck", "--loose", "--silent",
             "--disableTelemetry", // no network here, and tests should not phone home anyway
         ];
@@ -135,14 +152,22 @@ public sealed class AzuriteServer : IAsyncDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new AzuriteServer($"http://127.0.0.1:{port}/{DevelopmentAccountName}", DevelopmentAccountName, DevelopmentAccountKey, process, output);
+        string Endpoint(int service) => $"http://127.0.0.1:{Port(service)}/{DevelopmentAccountName}";
+        return new AzuriteServer(Endpoint(0), Endpoint(1), Endpoint(2), DevelopmentAccountName, DevelopmentAccountKey, process, output);
     }
 
-    /// <summary>Polls the port until it accepts a connection, Azurite exits, or the deadline passes.</summary>
+    /// <summary>Polls each service's port until it accepts a connection, Azurite exits, or the deadline passes.</summary>
     private async Task WaitUntilListeningAsync(CancellationToken ct)
     {
-        var port = new Uri(BlobEndpoint).Port;
         var deadline = Stopwatch.StartNew();
+        foreach (var endpoint in new[] { BlobEndpoint, QueueEndpoint, TableEndpoint })
+        {
+            await WaitUntilListeningAsync(new Uri(endpoint!).Port, deadline, ct);
+        }
+    }
+
+    private async Task WaitUntilListeningAsync(int port, Stopwatch deadline, CancellationToken ct)
+    {
         while (true)
         {
             if (_process!.HasExited)
@@ -174,20 +199,31 @@ public sealed class AzuriteServer : IAsyncDisposable
             .ToDictionary(kv => kv[0].Trim(), kv => kv.Length > 1 ? kv[1].Trim() : "", StringComparer.OrdinalIgnoreCase);
         if (settings.TryGetValue("UseDevelopmentStorage", out var development) && development.Equals("true", StringComparison.OrdinalIgnoreCase))
         {
-            return new AzuriteServer($"http://127.0.0.1:10000/{DevelopmentAccountName}", DevelopmentAccountName, DevelopmentAccountKey, null, new StringBuilder());
+            return new AzuriteServer($"http://127.0.0.1:10000/{DevelopmentAccountName}", $"http://127.0.0.1:10001/{DevelopmentAccountName}",
+                $"http://127.0.0.1:10002/{DevelopmentAccountName}", DevelopmentAccountName, DevelopmentAccountKey, null, new StringBuilder());
         }
 
         string Required(string name) => settings.TryGetValue(name, out var value) && value.Length > 0
             ? value
             : throw new InvalidOperationException($"{ExternalServerVariable} has no {name}; give AccountName, AccountKey and BlobEndpoint, or UseDevelopmentStorage=true.");
-        return new AzuriteServer(Required("BlobEndpoint").TrimEnd('/'), Required("AccountName"), Required("AccountKey"), null, new StringBuilder());
+        string? Optional(string name) => settings.TryGetValue(name, out var value) && value.Length > 0 ? value.TrimEnd('/') : null;
+        return new AzuriteServer(Required("BlobEndpoint").TrimEnd('/'), Optional("QueueEndpoint"), Optional("TableEndpoint"),
+            Required("AccountName"), Required("AccountKey"), null, new StringBuilder());
     }
 
-    private static int FreeLoopbackPort()
+    /// <summary>Distinct free ports: the listeners are all held until each has its port.</summary>
+    private static int[] FreeLoopbackPorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Stop());
+        }
     }
 
     private static void Append(StringBuilder output, string? line)
