@@ -170,6 +170,25 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
         Assert.InRange(consumers["ingest"].GetProperty("seconds").GetDouble(), 0, 30);
     }
 
+    [Fact]
+    public async Task While_the_source_is_down_metrics_answers_at_once_without_the_slot_and_lag_gauges_and_they_return_with_it()
+    {
+        await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { AllowExternalServer = false });
+        await cluster.ExecuteAsync("CREATE SCHEMA app; CREATE TABLE app.items (id int PRIMARY KEY)");
+        await using var host = HostProcess.HostProcess.Start(HostSettings.For(cluster.ConnectionString, _root, apiKey: Key));
+        _http.BaseAddress = new Uri(await host.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        await cluster.ExecuteAsync("INSERT INTO app.items VALUES (1)");
+        await ScrapeUntilAsync(f => Value(f, "pgegress_ingest_changes_total") == 1 && f.ContainsKey("pgegress_slot_retained_wal_bytes"));
+
+        await cluster.StopAsync(immediate: true);
+        var families = await ScrapeUntilAsync(f => !f.ContainsKey("pgegress_slot_retained_wal_bytes"), maxScrape: TimeSpan.FromSeconds(2));
+        Assert.False(families.ContainsKey("pgegress_consumer_lag_bytes"), "stale lag would look healthy");
+        Assert.Equal(1, Value(families, "pgegress_ingest_changes_total"));
+
+        await cluster.StartAsync();
+        await ScrapeUntilAsync(f => f.ContainsKey("pgegress_slot_retained_wal_bytes") && f.ContainsKey("pgegress_consumer_lag_bytes"));
+    }
+
     private async Task<(HttpStatusCode Code, string LagDetail)> ReadyAsync()
     {
         using var ready = await SendAsync(HttpMethod.Get, "/api/ready");
@@ -178,12 +197,15 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
         return (ready.StatusCode, lag.GetProperty("detail").GetString()!);
     }
 
-    private async Task<Dictionary<string, Family>> ScrapeUntilAsync(Func<Dictionary<string, Family>, bool> done)
+    /// <param name="maxScrape">How long one scrape may take at most.</param>
+    private async Task<Dictionary<string, Family>> ScrapeUntilAsync(Func<Dictionary<string, Family>, bool> done, TimeSpan? maxScrape = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using var response = await SendAsync(HttpMethod.Get, "/metrics");
+            Assert.True(maxScrape is null || clock.Elapsed <= maxScrape, $"a scrape took {clock.Elapsed}");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
             var text = await response.Content.ReadAsStringAsync();
