@@ -51,17 +51,9 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
             var body = await reader.ReadToEndAsync();
             http.Response.StatusCode = body.Contains("\"note 7\"", StringComparison.Ordinal) ? 400 : Interlocked.Increment(ref requests) == 1 ? 503 : 204;
         });
-        var cs = await pg.CreateUniqueDatabaseAsync("metrics");
-        await using var db = NpgsqlDataSource.Create(cs);
-        await ExecAsync(db, "CREATE SCHEMA app; CREATE TABLE app.items (id int PRIMARY KEY, note text)");
-        var settings = HostSettings.For(cs, _root, apiKey: Key);
-        settings["PgEgress__Sinks__hook__Kind"] = "Http";
-        settings["PgEgress__Sinks__hook__Url"] = receiver.Url + "/hook";
-        settings["PgEgress__Sinks__hook__Workers"] = "1";
-        settings["PgEgress__Sinks__hook__RetryDelay"] = "00:00:00.050";
-        settings["PgEgress__Sinks__hook__MaxRetryDelay"] = "00:00:00.200";
-        await using var host = HostProcess.HostProcess.Start(settings);
-        _http.BaseAddress = new Uri(await host.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        var (db, host) = await StartWithSinkAsync("metrics", "hook", receiver, ("PgEgress__Sinks__hook__Workers", "1"));
+        await using var _ = db;
+        await using var __ = host;
 
         using (var anonymous = await _http.GetAsync("/metrics"))
             Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
@@ -130,17 +122,9 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return Task.CompletedTask;
         });
-        var cs = await pg.CreateUniqueDatabaseAsync("maxlag");
-        await using var db = NpgsqlDataSource.Create(cs);
-        await ExecAsync(db, "CREATE SCHEMA app; CREATE TABLE app.items (id int PRIMARY KEY, note text)");
-        var settings = HostSettings.For(cs, _root, apiKey: Key);
-        settings["PgEgress__Sinks__stuck__Kind"] = "Http";
-        settings["PgEgress__Sinks__stuck__Url"] = receiver.Url + "/hook";
-        settings["PgEgress__Sinks__stuck__RetryDelay"] = "00:00:00.050";
-        settings["PgEgress__Sinks__stuck__MaxRetryDelay"] = "00:00:00.200";
-        settings["PgEgress__Health__MaxLag"] = "00:00:05";
-        await using var host = HostProcess.HostProcess.Start(settings);
-        _http.BaseAddress = new Uri(await host.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        var (db, host) = await StartWithSinkAsync("maxlag", "stuck", receiver, ("PgEgress__Health__MaxLag", "00:00:05"));
+        await using var _ = db;
+        await using var __ = host;
 
         var (code, lag) = await ReadyAsync();
         Assert.True(code == HttpStatusCode.OK, $"nothing is staged yet, so nothing lags: {lag}");
@@ -187,6 +171,33 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
 
         await cluster.StartAsync();
         await ScrapeUntilAsync(f => f.ContainsKey("pgegress_slot_retained_wal_bytes") && f.ContainsKey("pgegress_consumer_lag_bytes"));
+    }
+
+    /// <summary>A database with app.items and a host running on it with one HTTP sink aimed at <paramref name="receiver"/>.</summary>
+    private async Task<(NpgsqlDataSource Db, HostProcess.HostProcess Host)> StartWithSinkAsync(string database, string sink, LoopbackReceiver receiver,
+        params (string Name, string Value)[] extra)
+    {
+        var cs = await pg.CreateUniqueDatabaseAsync(database);
+        var db = NpgsqlDataSource.Create(cs);
+        await ExecAsync(db, "CREATE SCHEMA app; CREATE TABLE app.items (id int PRIMARY KEY, note text)");
+        var settings = HostSettings.For(cs, _root, apiKey: Key);
+        settings[$"PgEgress__Sinks__{sink}__Kind"] = "Http";
+        settings[$"PgEgress__Sinks__{sink}__Url"] = receiver.Url + "/hook";
+        settings[$"PgEgress__Sinks__{sink}__RetryDelay"] = "00:00:00.050";
+        settings[$"PgEgress__Sinks__{sink}__MaxRetryDelay"] = "00:00:00.200";
+        foreach (var (name, value) in extra) settings[name] = value;
+        var host = HostProcess.HostProcess.Start(settings);
+        try
+        {
+            _http.BaseAddress = new Uri(await host.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            await db.DisposeAsync();
+            throw;
+        }
+        return (db, host);
     }
 
     private async Task<(HttpStatusCode Code, string LagDetail)> ReadyAsync()
