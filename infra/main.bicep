@@ -101,6 +101,12 @@ param reloadSplitAboveBytes int = 268435456
 @description('PgEgress__Reload__RangeBytes: on-disk bytes of table per CTID range.')
 param reloadRangeBytes int = 134217728
 
+@description('PgEgress__Health__MaxLag: /api/ready answers 503 naming each consumer (ingest, flush, sink:{name}) further behind than this. 00:00:00: off. Set it above batchInterval (the flush is behind by design up to a batch).')
+param healthMaxLag string = '00:00:00'
+
+@description('PgEgress__Health__MaxLagBytes: … or with more WAL than this many bytes to catch up. 0: off.')
+param healthMaxLagBytes int = 0
+
 @description('PgEgress__Sinks__{name}__{setting}: push sinks, as { name: { Kind: \'Http\', Url: \'https://…\', Secret: \'@Microsoft.KeyVault(SecretUri=…)\', … } }. Each setting becomes an app setting; put secrets (Secret, Token, AuthHeaderValue, ConnectionString) as Key Vault references. List settings (Tables, Operations) as comma-free arrays are not supported here: give Tables__0, Tables__1 … as keys.')
 @secure()
 param sinks object = {}
@@ -396,6 +402,14 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Reload__RangeBytes'
     value: string(reloadRangeBytes)
+  }
+  {
+    name: 'PgEgress__Health__MaxLag'
+    value: healthMaxLag
+  }
+  {
+    name: 'PgEgress__Health__MaxLagBytes'
+    value: string(healthMaxLagBytes)
   }
   {
     // The Host's key for its routes. The Functions app's routes use function keys instead, so it stays empty here.

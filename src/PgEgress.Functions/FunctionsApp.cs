@@ -1,8 +1,12 @@
+using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OpenTelemetry;
 using PgEgress.Core.Configuration;
+using PgEgress.Core.Metrics;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Reload;
 using PgEgress.Functions.Orchestrations;
@@ -27,6 +31,10 @@ public static class FunctionsApp
         // table of the initial load is exported under a snapshot of its own.
         builder.Services.AddPgEgress(options, InitialLoadSnapshotPolicy.FreshSnapshotPerTable);
         builder.Services.AddSingleton<EternalOrchestrations>();
+
+        // The engine's and Npgsql's metrics go to Application Insights when the app has its connection string.
+        var telemetry = builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults().WithMetrics(m => m.AddPgEgressInstrumentation());
+        if (!string.IsNullOrEmpty(builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"])) telemetry.UseAzureMonitorExporter();
     }
 
     /// <summary>What runs once the host is built: shutdown gets the bounded budget the Host's has.</summary>

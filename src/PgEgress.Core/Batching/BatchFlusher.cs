@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -5,6 +6,7 @@ using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
 using PgEgress.Core.Domain;
+using PgEgress.Core.Metrics;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
@@ -30,6 +32,7 @@ public sealed class BatchFlusher(
     RegistryStore registry,
     OperationStore operations,
     ShutdownBudget shutdown,
+    PgEgressMeter meter,
     ILogger<BatchFlusher> logger)
 {
     private string Slot => options.Source.Slot;
@@ -39,6 +42,14 @@ public sealed class BatchFlusher(
 
     /// <param name="requestedCut">The window boundary a scheduled flush cuts at, or now for a forced flush.</param>
     public async Task<FlushResult> FlushAsync(DateTime requestedCut, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = await FlushOnceAsync(requestedCut, ct);
+        meter.Flushed(result, clock.Elapsed);
+        return result;
+    }
+
+    private async Task<FlushResult> FlushOnceAsync(DateTime requestedCut, CancellationToken ct)
     {
         await using var flushLock = await AdvisoryLock.TakeAsync(source, LockKey(Slot), shutdown, ct);
 

@@ -24,7 +24,7 @@ public sealed class FlushSchedule(BatchOptions options, BatchFlusher flusher, In
             }
             catch (Exception e)
             {
-                progress.Failed($"flush: {e.Message}");
+                progress.Failed($"flush: {e.Message}", "flush");
                 logger.LogError(e, "Scheduled flush at {Boundary:o} failed; the next boundary retries it", boundary);
             }
         }

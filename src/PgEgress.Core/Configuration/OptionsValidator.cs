@@ -69,6 +69,9 @@ public static class OptionsValidator
         if (o.Reload.SplitAboveBytes < 1) errors.Add($"{s}:Reload:SplitAboveBytes must be at least 1");
         if (o.Reload.RangeBytes < 8192) errors.Add($"{s}:Reload:RangeBytes must be at least 8192 (one page)");
 
+        if (o.Health.MaxLag < TimeSpan.Zero) errors.Add($"{s}:Health:MaxLag must not be negative (00:00:00 turns the check off)");
+        if (o.Health.MaxLagBytes < 0) errors.Add($"{s}:Health:MaxLagBytes must not be negative (0 turns the check off)");
+
         if (o.Api.Key.Length is > 0 and < MinApiKeyLength)
             errors.Add($"{s}:Api:Key must be at least {MinApiKeyLength} characters (or empty to refuse the mutating routes)");
 

@@ -11,6 +11,7 @@ public sealed class PgEgressOptions
     public SliceOptions Slice { get; set; } = new();
     public ApiOptions Api { get; set; } = new();
     public ReloadOptions Reload { get; set; } = new();
+    public HealthOptions Health { get; set; } = new();
 
     /// <summary>Push sinks by name (PgEgress:Sinks:{name}:Kind …).</summary>
     public Dictionary<string, SinkOptions> Sinks { get; set; } = new(StringComparer.Ordinal);
@@ -109,4 +110,13 @@ public sealed class ApiOptions
 {
     /// <summary>Key required in x-functions-key (or ?code=) for mutating routes. Empty: mutating routes are refused.</summary>
     public string Key { get; set; } = "";
+}
+
+public sealed class HealthOptions
+{
+    /// <summary>/api/ready answers 503 when ingest, the flush or a sink is further behind than this. Zero: off.</summary>
+    public TimeSpan MaxLag { get; set; } = TimeSpan.Zero;
+
+    /// <summary>/api/ready answers 503 when ingest, the flush or a sink has more WAL than this (bytes) to catch up. Zero: off.</summary>
+    public long MaxLagBytes { get; set; }
 }

@@ -10,15 +10,15 @@ using PgEgress.Core.Storage;
 namespace PgEgress.Core.Health;
 
 /// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
-public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource source, IObjectStore store, RegistryStore registry,
-    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, TimeProvider clock)
+public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, RegistryStore registry,
+    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag)
 {
     private string Slot => pipeline.Source.Slot;
 
     public async Task<StatusReport> ReadAsync(CancellationToken ct)
     {
-        var slot = await ReadSlotAsync(ct);
-        var staged = await registry.GetStagedLsnAsync(Slot, ct);
+        var lags = await lag.ReadAsync(ct);
+        var (slot, staged) = (lags.Slot, lags.StagedLsn);
         var cursor = await registry.GetCursorAsync(Slot, RegistryStore.FlushConsumer, ct);
         var pending = await registry.GetSegmentsAsync(Slot, cursor?.Lsn ?? 0, ct);
         var failures = await registry.GetFlushFailuresAsync(Slot, ct);
@@ -32,20 +32,20 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
             cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables,
             [.. failures.Select(f => new FlushFailureStatus(f.Table.ToString(), f.Error, PgText.Lsn(f.RetryFrom), f.FirstFailedAt, f.LastFailedAt, f.Attempts))], ops,
-            await SinksAsync(staged, ct));
+            await SinksAsync(lags, ct), lags.Consumers);
     }
 
     /// <summary>Each configured sink: its registry cursor, how far behind the staged log it is, and this process's counters.</summary>
-    private async Task<List<SinkStatus>> SinksAsync(ulong staged, CancellationToken ct)
+    private async Task<List<SinkStatus>> SinksAsync(LagReport lags, CancellationToken ct)
     {
         var list = new List<SinkStatus>();
         foreach (var (name, sink) in pipeline.Sinks.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
-            var cursor = await registry.GetCursorAsync(Slot, SinkRunners.Consumer(name), ct);
+            var consumer = SinkRunners.Consumer(name);
+            var cursor = await registry.GetCursorAsync(Slot, consumer, ct);
             var m = sinkMetrics.For(name);
-            var behind = cursor is null ? 0 : staged > cursor.Lsn ? staged - cursor.Lsn : 0;
-            double? lagSeconds = behind == 0 ? 0 : m.OldestPendingCommit is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : null;
-            list.Add(new SinkStatus(name, sink.Kind?.ToString() ?? "", sink.Enabled, cursor is null ? null : PgText.Lsn(cursor.Lsn), (long)behind, lagSeconds,
+            var behind = lags.Consumers.Single(l => l.Consumer == consumer);
+            list.Add(new SinkStatus(name, sink.Kind?.ToString() ?? "", sink.Enabled, cursor is null ? null : PgText.Lsn(cursor.Lsn), behind.Bytes ?? 0, behind.Seconds,
                 m.Delivered, m.Retried, m.DeadLettered, m.LastError, m.LastErrorAt));
         }
         return list;
@@ -56,31 +56,23 @@ public sealed class StatusReader(PgEgressOptions pipeline, NpgsqlDataSource sour
 
     public OperationStatus Operation(OperationRecord op) => OperationStatus.From(op, exports.For(op.Id));
 
-    private async Task<SlotStatus> ReadSlotAsync(CancellationToken ct)
-    {
-        await using var cmd = source.CreateCommand("""
-            SELECT active, confirmed_flush_lsn, restart_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
-            FROM pg_replication_slots WHERE slot_name = $1
-            """);
-        cmd.Parameters.Add(new() { Value = Slot });
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        if (!await r.ReadAsync(ct)) return new SlotStatus(Slot, false, false, null, null, null);
-        string? Lsn(int i) => r.IsDBNull(i) ? null : PgText.Lsn((ulong)r.GetFieldValue<NpgsqlLogSequenceNumber>(i));
-        return new SlotStatus(Slot, true, r.GetBoolean(0), Lsn(1), Lsn(2), r.IsDBNull(3) ? null : r.GetInt64(3));
-    }
-
     /// <summary>Ready when the source answers, the slot exists, the flush writes every table and the store is reachable.</summary>
     public async Task<ReadinessReport> CheckReadyAsync(CancellationToken ct)
     {
         var checks = new List<ReadinessCheck>();
         try
         {
-            var slot = await ReadSlotAsync(ct);
+            var slot = await lag.ReadSlotAsync(ct);
             checks.Add(new ReadinessCheck("source", true, "reachable"));
             checks.Add(new ReadinessCheck("slot", slot.Exists, slot.Exists ? $"{slot.Name} at {slot.ConfirmedFlushLsn}" : $"slot {slot.Name} does not exist"));
             var failures = await registry.GetFlushFailuresAsync(Slot, ct);
             checks.Add(new ReadinessCheck("flush", failures.Count == 0, failures.Count == 0 ? "every table written"
                 : string.Join("; ", failures.Select(f => $"{f.Table} not written since {f.FirstFailedAt:u} ({f.Attempts} attempt(s)): {f.Error}"))));
+            if (pipeline.Health.MaxLag > TimeSpan.Zero || pipeline.Health.MaxLagBytes > 0)
+            {
+                var over = LagReader.OverThreshold(await lag.ReadAsync(ct), pipeline.Health);
+                checks.Add(new ReadinessCheck("lag", over.Count == 0, over.Count == 0 ? "every consumer within Health:MaxLag" : string.Join("; ", over)));
+            }
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {

@@ -4,7 +4,9 @@ using PgEgress.Core.Replication;
 
 namespace PgEgress.Core.Health;
 
-public sealed record SlotStatus(string Name, bool Exists, bool Active, string? ConfirmedFlushLsn, string? RestartLsn, long? RetainedWalBytes);
+/// <param name="RetainedWalBytes">WAL the slot holds on the source: current WAL position minus restart_lsn.</param>
+/// <param name="LagBytes">WAL written on the source that the slot has not confirmed: current WAL position minus confirmed_flush_lsn.</param>
+public sealed record SlotStatus(string Name, bool Exists, bool Active, string? ConfirmedFlushLsn, string? RestartLsn, long? RetainedWalBytes, long? LagBytes);
 
 /// <param name="FlushError">Why the last flush could not write this table's files (null when it could); see <see cref="FlushFailureStatus"/>.</param>
 public sealed record TableStatus(string Table, string Mode, int SchemaVersion, long Files, long Rows, long Bytes, string? LastBatch, string? LastEndLsn,
@@ -28,10 +30,11 @@ public sealed record StatusReport(
     IReadOnlyList<TableStatus> Tables,
     IReadOnlyList<FlushFailureStatus> FlushFailures,
     IReadOnlyList<OperationStatus> Operations,
-    IReadOnlyList<SinkStatus> Sinks);
+    IReadOnlyList<SinkStatus> Sinks,
+    IReadOnlyList<ConsumerLag> Lag);
 
 /// <param name="LagBytes">Staged WAL the sink has yet to deliver.</param>
-/// <param name="LagSeconds">Age of the oldest undelivered commit; 0 when caught up; null when this process does not run the sink.</param>
+/// <param name="LagSeconds">Age of the oldest undelivered commit (of its segment's registration when this process does not run the sink); 0 when caught up.</param>
 /// <param name="Delivered">Events delivered (rows applied for Postgres) by this process since it started; likewise Retried and DeadLettered.</param>
 public sealed record SinkStatus(string Name, string Kind, bool Enabled, string? CursorLsn, long LagBytes, double? LagSeconds,
     long Delivered, long Retried, long DeadLettered, string? LastError, DateTime? LastErrorAt);

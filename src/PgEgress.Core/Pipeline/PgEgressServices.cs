@@ -5,6 +5,7 @@ using PgEgress.Core.Api;
 using PgEgress.Core.Batching;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
+using PgEgress.Core.Metrics;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
@@ -32,7 +33,10 @@ public static class PgEgressServices
         });
         services.AddSingleton(sp => ObjectStoreFactory.Create(options.Storage, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<RegistryStore>();
+        services.AddSingleton<PgEgressMeter>();
         services.AddSingleton<IngestProgress>();
+        services.AddSingleton<LagReader>();
+        services.AddSingleton<HealthSampler>();
         services.AddSingleton<SliceConsumer>();
         services.AddSingleton<IngestLoop>();
         services.AddSingleton<BatchFlusher>();

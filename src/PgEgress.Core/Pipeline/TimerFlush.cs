@@ -43,7 +43,7 @@ public sealed class TimerFlush(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            progress.Failed($"flush: {e.Message}");
+            progress.Failed($"flush: {e.Message}", "flush");
             logger.LogError(e, "Scheduled flush at {Boundary:o} failed; the next tick retries it", boundary);
             throw;
         }

@@ -113,6 +113,18 @@ public sealed class RegistryStore(NpgsqlDataSource source)
         return list;
     }
 
+    /// <summary>Where the oldest segment ending after <paramref name="afterLsn"/> starts and when it was registered; null when none is.</summary>
+    public async Task<(ulong StartLsn, DateTime RegisteredAt)?> GetOldestSegmentAfterAsync(string slot, ulong afterLsn, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT start_lsn, created_at FROM cdc_registry.segments WHERE slot = $1 AND end_lsn > $2 ORDER BY end_lsn LIMIT 1
+            """);
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(Lsn(afterLsn));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (Lsn(r, 0), DateTime.SpecifyKind(r.GetDateTime(1), DateTimeKind.Utc)) : null;
+    }
+
     public async Task<HashSet<string>> GetSegmentPathsAsync(string slot, CancellationToken ct)
     {
         await using var cmd = source.CreateCommand("SELECT path FROM cdc_registry.segments WHERE slot = $1");

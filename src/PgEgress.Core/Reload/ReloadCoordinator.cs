@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Npgsql.Replication;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
+using PgEgress.Core.Metrics;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
@@ -27,6 +29,7 @@ public sealed class ReloadCoordinator(
     InitialLoadSnapshot initial,
     ReloadProgress progress,
     ShutdownBudget shutdown,
+    PgEgressMeter meter,
     ILogger<ReloadCoordinator> logger) : IAsyncDisposable
 {
     // Export connections wait as long as a COPY takes (and, say, behind another session's lock): no command timeout.
@@ -100,6 +103,7 @@ public sealed class ReloadCoordinator(
         {
             try
             {
+                var exportClock = Stopwatch.StartNew();
                 var versions = new ConcurrentDictionary<long, int>();
                 await exporter.ExportAsync(workers, [.. ops.Select(ExportTableOf)], consistent, progress,
                     schemaVersionFor: async (table, schema) =>
@@ -113,6 +117,7 @@ public sealed class ReloadCoordinator(
                             exported.Rows, exported.Bytes, exported.Sha256, false, versions[op.Id]), exported.Schema.Fingerprint, shutdown.Token);
                         done[op.Id] = true;
                         progress.Done(op.Id);
+                        meter.Reloaded(op.Table.ToString(), exported.Rows, exportClock.Elapsed);
                         logger.LogInformation("Reloaded {Table} (operation {Operation}): {Rows} row(s), {Bytes} bytes, {Ranges} range(s) at {Lsn} to {Path}",
                             op.Table, op.Id, exported.Rows, exported.Bytes, exported.Ranges, PgText.Lsn(consistent), exported.Path);
                     }, ct: ct);

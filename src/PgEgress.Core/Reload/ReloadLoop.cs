@@ -27,7 +27,7 @@ public sealed class ReloadLoop(ReloadCoordinator coordinator, IngestProgress pro
             }
             catch (Exception e)
             {
-                progress.Failed(e.Message);
+                progress.Failed(e.Message, "reload");
                 logger.LogError(e, "Reload round failed; trying again");
             }
             try

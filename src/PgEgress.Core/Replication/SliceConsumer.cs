@@ -255,7 +255,7 @@ public sealed class SliceConsumer(
             _acknowledged = acknowledge;
         }
         return new SliceResult(startLsn, segment.TransactionCount > 0 ? segment.EndLsn : startLsn, segment.TransactionCount,
-            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed, markers.Count);
+            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed, markers.Count, segment.LastCommitTimestamp);
     }
 
     private async Task OpenAsync(CancellationToken ct)

@@ -7,6 +7,7 @@ namespace PgEgress.Core.Replication;
 /// <param name="Segment">The staged segment's path, null when the slice staged nothing.</param>
 /// <param name="FlushRequested">A flush marker was passed: everything committed before the request is now staged.</param>
 /// <param name="ReloadMarkers">Reload requests staged by the slice: their exports can start.</param>
+/// <param name="LastCommitAt">Commit time (UTC) of the newest transaction staged by the slice, for the ingest delay.</param>
 public sealed record SliceResult(
     ulong StartLsn,
     ulong EndLsn,
@@ -18,7 +19,8 @@ public sealed record SliceResult(
     bool FlushRequested,
     DateTime StartedAt,
     TimeSpan Duration,
-    int ReloadMarkers = 0)
+    int ReloadMarkers = 0,
+    DateTime? LastCommitAt = null)
 {
     public bool Idle => Transactions == 0;
 }

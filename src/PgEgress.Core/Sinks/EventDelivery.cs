@@ -85,7 +85,7 @@ public sealed class EventDelivery
             }, ct);
             if (_endpoint.Classify(response.StatusCode) == DeliveryOutcome.Delivered)
             {
-                _metrics.AddDelivered(batch.Count);
+                _metrics.AddDelivered(batch.Count, batch.Min(e => e.Txn.CommitTimestamp));
                 return;
             }
             var body = await response.Content.ReadAsStringAsync(ct);

@@ -68,7 +68,7 @@ public sealed class PostgresSinkRunner(
                         }
                         if (await applier.ApplyAsync(txn, Rows(), ct))
                         {
-                            metrics.AddDelivered(applied);
+                            metrics.AddDelivered(applied, txn.CommitTimestamp);
                             metrics.AddDeadLettered(skipped);
                         }
                         metrics.OldestPendingCommit = null;

@@ -115,8 +115,12 @@ public sealed class SegmentWriter : IDisposable
 
     public Stream ValueSink => _txnBuffer;
 
+    /// <summary>Commit time of the newest committed transaction; null before the first.</summary>
+    public DateTime? LastCommitTimestamp { get; private set; }
+
     public void CommitTransaction(TransactionInfo info)
     {
+        LastCommitTimestamp = info.CommitTimestamp;
         foreach (var (id, relation) in _txnFirstUse)
         {
             if (_segmentRelations.TryGetValue(id, out var known) && ReferenceEquals(known, relation)) continue;
