@@ -1,17 +1,19 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.WebUtilities;
 using PgEgress.Core.Api;
 
 namespace PgEgress.Functions.Api;
 
-/// <summary>Sends Core's <see cref="ApiReply"/> as the Host does: JSON in <see cref="ApiJson.Options"/>, failures as problem+json.</summary>
-public static class ApiActionResult
+/// <summary>
+/// Sends Core's <see cref="ApiReply"/> with the very ASP.NET Core results the Host sends (Results.Json in
+/// <see cref="ApiJson.Options"/>, Results.Problem for failures, with its RFC 9110 type link), so both answer
+/// byte for byte alike; tests/PgEgress.Functions.Tests/Http/ApiParityTests compares them side by side.
+/// </summary>
+public sealed class ApiActionResult(IResult result) : IActionResult
 {
-    public static IActionResult From(ApiReply reply) => reply.Problem is { } problem
-        ? new JsonResult(new ProblemDetails { Status = reply.StatusCode, Title = ReasonPhrases.GetReasonPhrase(reply.StatusCode), Detail = problem }, ApiJson.Options)
-        {
-            StatusCode = reply.StatusCode,
-            ContentType = "application/problem+json",
-        }
-        : new JsonResult(reply.Body, ApiJson.Options) { StatusCode = reply.StatusCode };
+    public static IActionResult From(ApiReply reply) => new ApiActionResult(reply.Problem is { } problem
+        ? Results.Problem(problem, statusCode: reply.StatusCode)
+        : Results.Json(reply.Body, ApiJson.Options, statusCode: reply.StatusCode));
+
+    public Task ExecuteResultAsync(ActionContext context) => result.ExecuteAsync(context.HttpContext);
 }
