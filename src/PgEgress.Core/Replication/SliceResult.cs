@@ -7,6 +7,8 @@ namespace PgEgress.Core.Replication;
 /// <param name="Segment">The staged segment's path, null when the slice staged nothing.</param>
 /// <param name="FlushRequested">A flush marker was passed: everything committed before the request is now staged.</param>
 /// <param name="ReloadMarkers">Reload requests staged by the slice: their exports can start.</param>
+/// <param name="Behind">The server had not decoded up to where the WAL stood when the slice began: an empty slice is not
+/// a quiet source but a walsender still reading (e.g. a new session re-decoding a long open transaction).</param>
 public sealed record SliceResult(
     ulong StartLsn,
     ulong EndLsn,
@@ -18,7 +20,8 @@ public sealed record SliceResult(
     bool FlushRequested,
     DateTime StartedAt,
     TimeSpan Duration,
-    int ReloadMarkers = 0)
+    int ReloadMarkers = 0,
+    bool Behind = false)
 {
     public bool Idle => Transactions == 0;
 }

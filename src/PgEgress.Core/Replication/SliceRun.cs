@@ -7,7 +7,8 @@ namespace PgEgress.Core.Replication;
 /// again from the slot's restart_lsn at every slice (an open long transaction made each reconnect re-decode all of
 /// it). Each slice is staged, registered and acknowledged on its own, as a lone slice is. The run ends when the next
 /// slice might outlast <see cref="SliceOptions.ActivityBudget"/>, after an idle slice (the caller's idle pause
-/// follows), or when stopped (after the slice in progress has staged what committed).
+/// follows) unless the server was still decoding its way to the present (a new walsender re-reading a long open
+/// transaction from restart_lsn: ending there would start that reading again in the next session), or when stopped (after the slice in progress has staged what committed).
 /// </summary>
 public static class SliceRun
 {
@@ -22,7 +23,7 @@ public static class SliceRun
             var slice = await consumer.ConsumeSliceAsync(stop);
             sliceDone(slice);
             slices.Add(slice);
-            if (slice.Idle) break;
+            if (slice.Idle && !slice.Behind) break;
         }
         // A slice runs at least MaxDuration when there is work: start one only if it fits in what is left.
         while (!stop.IsCancellationRequested && clock.Elapsed + options.MaxDuration <= options.ActivityBudget);

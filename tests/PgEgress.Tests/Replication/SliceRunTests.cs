@@ -66,6 +66,36 @@ public sealed class SliceRunTests(PostgresFixture pg, ITestOutputHelper output) 
         Assert.Equal(run.Slices - 1, (await rig.RegisteredSegmentsAsync()).Count);
     }
 
+    /// <summary>
+    /// A new session decodes again from the slot's restart_lsn, which an open transaction holds back: its first slices
+    /// receive nothing while the walsender reads through that transaction. Ending the run there (as on a quiet source)
+    /// would make every activity start that reading again and never get past it.
+    /// </summary>
+    [Fact]
+    public async Task A_run_goes_on_past_empty_slices_while_its_new_session_decodes_a_long_open_transaction()
+    {
+        await using var rig = await DurabilityRig.CreateAsync(pg, "slicerun_behind");
+        await using var pipeline = await StartAsync(rig, TimeSpan.FromMinutes(1), slice: TimeSpan.FromMilliseconds(100));
+        await using var open = await rig.Db.OpenConnectionAsync();
+        await using var txn = await open.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand("INSERT INTO app.log_nopk (msg) SELECT 'open ' || g FROM generate_series(1, 300000) g", open, txn))
+        {
+            insert.CommandTimeout = 600;
+            await insert.ExecuteNonQueryAsync();
+        }
+        await rig.ExecAsync("INSERT INTO app.accounts VALUES (1, 'after the open transaction', 1)");
+
+        var seen = new List<SliceResult>();
+        await using var consumer = pipeline.NewSliceConsumer();
+        var run = await SliceRun.RunAsync(consumer, pipeline.Options.Slice, seen.Add, default);
+        output.WriteLine($"{run.Slices} slice(s) in {run.Duration.TotalSeconds:0.0} s, {seen.Count(s => s.Behind)} of them with the server still decoding");
+
+        Assert.True(seen[0].Idle && seen[0].Behind, "the first slice already had the commit: the open transaction was decoded within 100 ms, so this test shows nothing");
+        Assert.Equal(1, run.Transactions);
+        Assert.True(run.Idle, "the run did not end on a quiet slice once the commit was staged");
+        await txn.RollbackAsync();
+    }
+
     [Fact]
     public async Task Stopping_a_run_ends_its_slice_at_once_with_what_committed_staged_and_acknowledged()
     {
