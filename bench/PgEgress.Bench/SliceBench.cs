@@ -118,7 +118,7 @@ public static class SliceBench
                     if (keep) await SliceRun.RunAsync(consumer, options.Slice, SliceDone, stop.Token);
                     else SliceDone(await consumer.ConsumeSliceAsync(stop.Token));
                 }
-                catch (PipelineSetupException)
+                catch (Exception e) when (e is PipelineSetupException or PostgresException { SqlState: "55006" })
                 {
                     // The walsender of the session just closed still holds the slot for a moment (the activity retried).
                     await Task.Delay(20, CancellationToken.None);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using PgEgress.Core.Configuration;
 
 namespace PgEgress.Core.Replication;
@@ -6,9 +7,10 @@ namespace PgEgress.Core.Replication;
 /// Several slices on one consumer, and so on one replication session: the walsender decodes the WAL once instead of
 /// again from the slot's restart_lsn at every slice (an open long transaction made each reconnect re-decode all of
 /// it). Each slice is staged, registered and acknowledged on its own, as a lone slice is. The run ends when the next
-/// slice might outlast <see cref="SliceOptions.ActivityBudget"/>, after an idle slice (the caller's idle pause
-/// follows) unless the server was still decoding its way to the present (a new walsender re-reading a long open
-/// transaction from restart_lsn: ending there would start that reading again in the next session), or when stopped (after the slice in progress has staged what committed).
+/// slice might outlast <see cref="SliceOptions.ActivityBudget"/>; after an idle slice (the caller's idle pause follows)
+/// unless the server was still decoding its way to the present (a new walsender re-reading a long open transaction
+/// from restart_lsn: ending there would start that reading again in the next session); or when stopped, after the
+/// slice in progress has staged what committed.
 /// </summary>
 public static class SliceRun
 {
@@ -16,7 +18,7 @@ public static class SliceRun
     public static async Task<SliceRunResult> RunAsync(SliceConsumer consumer, SliceOptions options, Action<SliceResult> sliceDone, CancellationToken stop)
     {
         var started = DateTime.UtcNow;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         var slices = new List<SliceResult>();
         do
         {

@@ -23,7 +23,7 @@ public sealed record SliceRunResult(
     {
         var last = slices[^1];
         return new SliceRunResult(slices.Count, slices.Sum(s => s.Transactions), slices.Sum(s => s.Changes), slices.Sum(s => s.Bytes),
-            slices.Sum(s => s.ReloadMarkers), slices.Any(s => s.FlushRequested), slices[0].StartLsn, slices.Max(s => s.EndLsn), last.Idle && !last.Behind,
-            startedAt, duration, last);
+            slices.Sum(s => s.ReloadMarkers), slices.Any(s => s.FlushRequested), slices[0].StartLsn, slices.Max(s => s.EndLsn),
+            last.Idle && !last.Behind, startedAt, duration, last);
     }
 }

@@ -22,7 +22,7 @@ public sealed class IngestActivities(IServiceProvider services, PgEgressOptions 
 
     /// <summary>
     /// Core's <see cref="SliceRun"/>: slices on one consumer until <c>Slice:ActivityBudget</c> is spent or a slice is
-    /// idle; only the run's summary goes back to the orchestrator.
+    /// idle with the server caught up; only the run's summary goes back to the orchestrator.
     /// </summary>
     [Function(nameof(ConsumeSlice))]
     public async Task<SliceRunResult> ConsumeSlice([ActivityTrigger] string pipeline, FunctionContext context)

@@ -9,8 +9,7 @@ namespace PgEgress.Functions.Ingest;
 /// The eternal ingest orchestration, one per pipeline under a fixed instance id. Each generation runs the ConsumeSlice
 /// activity: slices (each bounded by time, bytes and transactions, ending on a transaction boundary) on one replication
 /// session up to the activity budget, returning only their summary; it pauses on a durable timer when the last slice
-/// was idle, and continues as new with the new state, so
-/// the history stays one generation long. Orchestrator code: no I/O, no clock but the context's.
+/// was idle, and continues as new with the new state, so the history stays one generation long. Orchestrator code: no I/O, no clock but the context's.
 /// </summary>
 public static class IngestOrchestrator
 {
