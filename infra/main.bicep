@@ -77,7 +77,7 @@ param batchMaxRowsPerFile int = 5000000
 @description('PgEgress__Batch__MaxBytesPerFile: a batch file splits into parts past this many uncompressed bytes.')
 param batchMaxBytesPerFile int = 1073741824
 
-@description('PgEgress__Slice__MaxDuration: a slice (one ConsumeSlice activity) ends at the first transaction boundary after this long; an idle slice is followed by a durable-timer pause as long.')
+@description('PgEgress__Slice__MaxDuration: a slice ends at the first transaction boundary after this long; an idle slice is followed by a durable-timer pause as long.')
 param sliceMaxDuration string = '00:00:10'
 
 @description('PgEgress__Slice__MaxBytes: … or after this many staged bytes.')
@@ -88,6 +88,9 @@ param sliceMaxTransactions int = 10000
 
 @description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
 param sliceHeartbeatInterval string = '00:00:30'
+
+@description('PgEgress__Slice__ActivityBudget: one ConsumeSlice activity keeps its replication session for slice after slice up to this long (at least the slice duration, at most 10 minutes).')
+param sliceActivityBudget string = '00:04:00'
 
 @description('PgEgress__Reload__InitialLoad: when the slot is first created, export every published table before streaming it.')
 param reloadInitialLoad bool = true
@@ -386,6 +389,10 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Slice__HeartbeatInterval'
     value: sliceHeartbeatInterval
+  }
+  {
+    name: 'PgEgress__Slice__ActivityBudget'
+    value: sliceActivityBudget
   }
   {
     name: 'PgEgress__Reload__InitialLoad'

@@ -1,11 +1,12 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
+           PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
                of a throwaway PostgreSQL cluster; prints both rates and their ratio (median of --runs each).
@@ -17,14 +18,18 @@ const string Usage = """
                commit → delivered latency percentiles with a writer at a steady rate while ingest and the sink run.
       sinks-txn  one transaction of --events rows (default 100000) to a receiver taking 60 ms per request, K = 8, one
                event per request: PgEgress slice after slice vs the raw HttpClient loop; time, requests, repeats.
+      slices   one transaction of --rows rows (default 500000) open across 1 s slices while small commits go on: a new
+               replication session per slice (the old ConsumeSlice activity) vs one kept session (SliceRun); walsender
+               CPU and time from the commit until it is staged.
 
-      --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload)
+      --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload, 500000 for slices)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
       --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
                         sinks-txn: rows of the one transaction (default 100000)
       --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
       --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted)
+      --hold S          slices: seconds the transaction stays open after its last insert (default 10)
       --runs N          runs of each contender, alternating (default 3)
       --keep            keep the work folder (staged segments, exported files) instead of deleting it
     """;
@@ -34,7 +39,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -44,12 +49,13 @@ var ingest = new IngestSettings();
 var reload = new ReloadSettings();
 var sinks = new SinkSettings();
 var sinksTxn = new SinkTransactionSettings();
+var slices = new SliceSettings();
 for (var i = 1; i < args.Length; i++)
 {
-    long Number(string name)
+    long Number(string name, long min = 1)
     {
-        if (i + 1 >= args.Length || !long.TryParse(args[++i].Replace("_", ""), out var n) || n < 1)
-            throw new ArgumentException($"{name} needs a positive whole number");
+        if (i + 1 >= args.Length || !long.TryParse(args[++i].Replace("_", ""), out var n) || n < min)
+            throw new ArgumentException(min == 1 ? $"{name} needs a positive whole number" : $"{name} needs a whole number of at least {min}");
         return n;
     }
 
@@ -59,22 +65,23 @@ for (var i = 1; i < args.Length; i++)
         {
             case "--rows":
                 var rows = Number("--rows");
-                (ingest, reload) = (ingest with { Rows = rows }, reload with { Rows = rows });
+                (ingest, reload, slices) = (ingest with { Rows = rows }, reload with { Rows = rows }, slices with { Rows = rows });
                 break;
             case "--transactions" when args[0] == "ingest": ingest = ingest with { Transactions = checked((int)Number("--transactions")) }; break;
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
             case "--events" when args[0] == "sinks": sinks = sinks with { Events = Number("--events") }; break;
             case "--events" when args[0] == "sinks-txn": sinksTxn = sinksTxn with { Events = Number("--events") }; break;
+            case "--hold" when args[0] == "slices": slices = slices with { Hold = checked((int)Number("--hold", min: 0)) }; break;
             case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
             case "--seconds" when args[0] == "sinks": sinks = sinks with { Seconds = checked((int)Number("--seconds")) }; break;
             case "--runs":
                 var runs = checked((int)Number("--runs"));
-                (ingest, reload, sinks, sinksTxn) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
-                    sinksTxn with { Runs = runs });
+                (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
+                    sinksTxn with { Runs = runs }, slices with { Runs = runs });
                 break;
             case "--keep":
-                (ingest, reload, sinks, sinksTxn) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
-                    sinksTxn with { Keep = true });
+                (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
+                    sinksTxn with { Keep = true }, slices with { Keep = true });
                 break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
         }
@@ -106,5 +113,6 @@ Console.CancelKeyPress += (_, e) =>
 if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
 else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
-else await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
+else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
+else await SliceBench.RunAsync(slices, cancel.Token);
 return 0;

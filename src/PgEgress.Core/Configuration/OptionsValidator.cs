@@ -14,6 +14,9 @@ public static class OptionsValidator
     /// <summary>A shorter key can be guessed by trying; generate one (e.g. openssl rand -hex 16).</summary>
     private const int MinApiKeyLength = 16;
 
+    /// <summary>Well under the Functions Premium default timeout (30 min), whatever host.json says.</summary>
+    private static readonly TimeSpan MaxActivityBudget = TimeSpan.FromMinutes(10);
+
     /// <param name="own">Where this process's own API listens (the Host), so that no sink is aimed at it.</param>
     public static List<string> Validate(PgEgressOptions o, ListenAddresses? own = null)
     {
@@ -64,6 +67,11 @@ public static class OptionsValidator
         if (o.Slice.MaxBytes < 1) errors.Add($"{s}:Slice:MaxBytes must be at least 1");
         if (o.Slice.MaxTransactions < 1) errors.Add($"{s}:Slice:MaxTransactions must be at least 1");
         if (o.Slice.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{s}:Slice:HeartbeatInterval must be positive");
+        if (o.Slice.ActivityBudget <= TimeSpan.Zero) errors.Add($"{s}:Slice:ActivityBudget must be positive");
+        else if (o.Slice.ActivityBudget > MaxActivityBudget)
+            errors.Add($"{s}:Slice:ActivityBudget must be at most {MaxActivityBudget} (got {o.Slice.ActivityBudget}): the ingest's status and a stop wait for the activity to end");
+        else if (o.Slice.MaxDuration > TimeSpan.Zero && o.Slice.ActivityBudget < o.Slice.MaxDuration)
+            errors.Add($"{s}:Slice:ActivityBudget ({o.Slice.ActivityBudget}) must be at least {s}:Slice:MaxDuration ({o.Slice.MaxDuration}): an activity runs at least one slice");
 
         if (o.Reload.Workers is < 1 or > 64) errors.Add($"{s}:Reload:Workers must be between 1 and 64 (got {o.Reload.Workers})");
         if (o.Reload.SplitAboveBytes < 1) errors.Add($"{s}:Reload:SplitAboveBytes must be at least 1");

@@ -89,6 +89,14 @@ public sealed class SliceOptions
 
     /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long one ConsumeSlice activity (Azure Functions) keeps its replication session for slice after slice; no
+    /// slice starts that could end past it. Four minutes: long enough that reconnects (each re-decoding the WAL from the
+    /// slot's restart_lsn) are rare, short enough that the orchestration's status and a stop take effect within minutes
+    /// and that a host shutting down (scale-in, deployment) does not wait long for the activity.
+    /// </summary>
+    public TimeSpan ActivityBudget { get; set; } = TimeSpan.FromMinutes(4);
 }
 
 public sealed class ReloadOptions

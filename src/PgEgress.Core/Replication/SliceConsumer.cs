@@ -58,6 +58,7 @@ public sealed class SliceConsumer(
         if (_session is null) await OpenAsync(stop);
         var session = _session!;
         var startLsn = _staged;
+        var walAtStart = await FlushedWalAsync(read);
 
         PrivateFiles.CreateFolder(IngestFolder);
         var spool = Path.Combine(IngestFolder, $"{Guid.NewGuid():N}.seg");
@@ -190,7 +191,7 @@ public sealed class SliceConsumer(
                 }
             }
 
-            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned, markers);
+            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned, markers, walAtStart);
             // The stream stopped inside a transaction; a new session restarts it from the acknowledged position.
             if (abandoned) await DropSessionAsync();
             var now = DateTime.UtcNow;
@@ -215,7 +216,7 @@ public sealed class SliceConsumer(
     }
 
     private async Task<SliceResult> FinishAsync(SegmentWriter segment, string spool, ulong startLsn, ulong seenAcknowledgeable,
-        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction, List<StagedReloadMarker> markers)
+        bool flushRequested, DateTime started, TimeSpan elapsed, bool midTransaction, List<StagedReloadMarker> markers, ulong walAtStart)
     {
         // The final writes must not be torn by shutdown (they are short, and abandoning them costs a replay), only bounded.
         var ct = shutdown.Token;
@@ -254,8 +255,17 @@ public sealed class SliceConsumer(
             await _session.AcknowledgeAsync(acknowledge, ct);
             _acknowledged = acknowledge;
         }
+        // The server reports how far it has decoded (keepalives, data); short of where the WAL stood when the slice began, a
+        // walsender is still reading its way there (a new session decodes again from restart_lsn).
+        var behind = Math.Max(_session?.LastReceivedLsn ?? 0, _acknowledged) < walAtStart;
         return new SliceResult(startLsn, segment.TransactionCount > 0 ? segment.EndLsn : startLsn, segment.TransactionCount,
-            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed, markers.Count, segment.LastCommitTimestamp);
+            segment.ChangeCount, segment.Bytes, _acknowledged, path, flushRequested, started, elapsed, markers.Count, segment.LastCommitTimestamp, behind);
+    }
+
+    private async Task<ulong> FlushedWalAsync(CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT pg_current_wal_flush_lsn()");
+        return (ulong)(NpgsqlTypes.NpgsqlLogSequenceNumber)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     private async Task OpenAsync(CancellationToken ct)

@@ -8,6 +8,8 @@ namespace PgEgress.Core.Replication;
 /// <param name="FlushRequested">A flush marker was passed: everything committed before the request is now staged.</param>
 /// <param name="ReloadMarkers">Reload requests staged by the slice: their exports can start.</param>
 /// <param name="LastCommitAt">Commit time (UTC) of the newest transaction staged by the slice, for the ingest delay.</param>
+/// <param name="Behind">The server had not decoded up to where the WAL stood when the slice began: an empty slice is not
+/// a quiet source but a walsender still reading (e.g. a new session re-decoding a long open transaction).</param>
 public sealed record SliceResult(
     ulong StartLsn,
     ulong EndLsn,
@@ -20,7 +22,8 @@ public sealed record SliceResult(
     DateTime StartedAt,
     TimeSpan Duration,
     int ReloadMarkers = 0,
-    DateTime? LastCommitAt = null)
+    DateTime? LastCommitAt = null,
+    bool Behind = false)
 {
     public bool Idle => Transactions == 0;
 }

@@ -20,20 +20,21 @@ public sealed class IngestActivities(IServiceProvider services, PgEgressOptions 
         return true;
     }
 
-    /// <summary>One slice of Core's <see cref="SliceConsumer"/>; only its summary goes back to the orchestrator.</summary>
+    /// <summary>
+    /// Core's <see cref="SliceRun"/>: slices on one consumer until <c>Slice:ActivityBudget</c> is spent or a slice is
+    /// idle with the server caught up; only the run's summary goes back to the orchestrator.
+    /// </summary>
     [Function(nameof(ConsumeSlice))]
-    public async Task<SliceResult> ConsumeSlice([ActivityTrigger] string pipeline, FunctionContext context)
+    public async Task<SliceRunResult> ConsumeSlice([ActivityTrigger] string pipeline, FunctionContext context)
     {
         if (pipeline != options.Source.Slot)
             throw new InvalidOperationException($"pipeline '{pipeline}' is not configured (PgEgress__Source__Slot is '{options.Source.Slot}')");
-        // A consumer of its own, disposed when the activity ends: the replication session, and with it the slot, is
-        // released between slices, whichever instance runs the next one.
+        // A consumer of its own for this run, disposed when the activity ends: the replication session, and with it the
+        // slot, is released between activities, whichever instance runs the next one.
         await using var consumer = ActivatorUtilities.CreateInstance<SliceConsumer>(services);
         try
         {
-            var slice = await consumer.ConsumeSliceAsync(context.CancellationToken);
-            progress.SliceDone(slice);
-            return slice;
+            return await SliceRun.RunAsync(consumer, options.Slice, progress.SliceDone, context.CancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -6,10 +6,10 @@ using PgEgress.Functions.Orchestrations;
 namespace PgEgress.Functions.Ingest;
 
 /// <summary>
-/// The eternal ingest orchestration, one per pipeline under a fixed instance id. Each generation consumes one slice
-/// (the ConsumeSlice activity: bounded by time, bytes and transactions, ending on a transaction boundary, returning
-/// only its summary), pauses on a durable timer when the slice was idle, and continues as new with the new state, so
-/// the history stays one generation long. Orchestrator code: no I/O, no clock but the context's.
+/// The eternal ingest orchestration, one per pipeline under a fixed instance id. Each generation runs the ConsumeSlice
+/// activity: slices (each bounded by time, bytes and transactions, ending on a transaction boundary) on one replication
+/// session up to the activity budget, returning only their summary; it pauses on a durable timer when the last slice
+/// was idle, and continues as new with the new state, so the history stays one generation long. Orchestrator code: no I/O, no clock but the context's.
 /// </summary>
 public static class IngestOrchestrator
 {
@@ -39,9 +39,9 @@ public static class IngestOrchestrator
                 if (!known) return;
                 state = state with { Prepared = true };
             }
-            var slice = await context.CallActivityAsync<SliceResult>(nameof(IngestActivities.ConsumeSlice), state.Pipeline, ActivityRetry);
-            state = state.After(slice);
-            if (slice.Idle)
+            var run = await context.CallActivityAsync<SliceRunResult>(nameof(IngestActivities.ConsumeSlice), state.Pipeline, ActivityRetry);
+            state = state.After(run);
+            if (run.Idle)
                 await context.CreateTimer(context.CurrentUtcDateTime.Add(state.IdleDelay), CancellationToken.None);
         }
         catch (TaskFailedException e)

@@ -28,15 +28,16 @@ public sealed record IngestState(
     public static IngestState Start(string pipeline, TimeSpan idleDelay) =>
         new(pipeline, idleDelay, false, 0, 0, 0, 0, 0, 0, null, null, null);
 
-    public IngestState After(SliceResult slice) => this with
+    /// <summary>After a ConsumeSlice run: its slices are added up; a run ends on its only idle slice, if any.</summary>
+    public IngestState After(SliceRunResult run) => this with
     {
         Generation = Generation + 1,
-        Slices = Slices + 1,
-        IdleSlices = slice.Idle ? IdleSlices + 1 : IdleSlices,
-        Transactions = Transactions + slice.Transactions,
-        Changes = Changes + slice.Changes,
-        Bytes = Bytes + slice.Bytes,
-        LastSlice = SliceStatus.From(slice),
+        Slices = Slices + run.Slices,
+        IdleSlices = run.Idle ? IdleSlices + 1 : IdleSlices,
+        Transactions = Transactions + run.Transactions,
+        Changes = Changes + run.Changes,
+        Bytes = Bytes + run.Bytes,
+        LastSlice = SliceStatus.From(run.LastSlice),
         LastError = null,
         LastErrorAt = null,
     };
