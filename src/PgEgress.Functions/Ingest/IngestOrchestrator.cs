@@ -22,7 +22,7 @@ public static class IngestOrchestrator
             ?? throw new InvalidOperationException($"{nameof(IngestOrchestrator)} was started without its {nameof(IngestState)}");
         // Activity retries, then (after the last attempt failed) a pause before the next generation prepares the source again.
         var timing = state.Timing ?? DurableTiming.Default;
-        var retry = timing.ActivityRetry;
+        var retry = timing.ActivityRetry();
         try
         {
             if (!state.Prepared)

@@ -17,7 +17,8 @@ public sealed record DurableTiming(int RetryAttempts, TimeSpan RetryFirstInterva
     public static DurableTiming From(DurableOptions o) =>
         new(o.RetryAttempts, o.RetryFirstInterval, o.RetryBackoffCoefficient, o.RetryMaxInterval, o.FailureBackoff);
 
-    public TaskOptions ActivityRetry => TaskOptions.FromRetryPolicy(new RetryPolicy(
+    /// <summary>A method, not a property: the record is serialized into orchestration inputs.</summary>
+    public TaskOptions ActivityRetry() => TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: RetryAttempts,
         firstRetryInterval: RetryFirstInterval,
         backoffCoefficient: RetryBackoffCoefficient,

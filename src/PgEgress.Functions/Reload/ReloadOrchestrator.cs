@@ -22,7 +22,7 @@ public static class ReloadOrchestrator
     {
         var input = context.GetInput<TargetInput>()
             ?? throw new InvalidOperationException($"{nameof(ReloadOrchestrator)} was started without its pipeline");
-        var retry = (input.Timing ?? DurableTiming.Default).ActivityRetry;
+        var retry = (input.Timing ?? DurableTiming.Default).ActivityRetry();
         var exported = 0;
         try
         {

@@ -22,7 +22,7 @@ public static class SinkOrchestrator
     {
         var input = context.GetInput<TargetInput>()
             ?? throw new InvalidOperationException($"{nameof(SinkOrchestrator)} was started without its sink");
-        var retry = (input.Timing ?? DurableTiming.Default).ActivityRetry;
+        var retry = (input.Timing ?? DurableTiming.Default).ActivityRetry();
         var caughtUp = true;
         try
         {
