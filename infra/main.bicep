@@ -109,6 +109,26 @@ param healthMaxLag string = '00:00:00'
 
 @description('PgEgress__Health__MaxLagBytes: … or with more WAL than this many bytes to catch up. 0: off.')
 param healthMaxLagBytes int = 0
+@description('PgEgress__Durable__RetryAttempts: attempts of an activity before its orchestration generation gives up (1 to 100).')
+param durableRetryAttempts int = 6
+
+@description('PgEgress__Durable__RetryFirstInterval: pause before an activity\'s first retry.')
+param durableRetryFirstInterval string = '00:00:05'
+
+@description('PgEgress__Durable__RetryBackoffCoefficient: each next retry pause is this many times longer (1 to 10; a string, Bicep has no decimals).')
+param durableRetryBackoffCoefficient string = '2'
+
+@description('PgEgress__Durable__RetryMaxInterval: no retry pause is longer than this.')
+param durableRetryMaxInterval string = '00:02:00'
+
+@description('PgEgress__Durable__FailureBackoff: the ingest\'s pause after an activity\'s retries gave up, before it prepares the source again.')
+param durableFailureBackoff string = '00:01:00'
+
+@description('PgEgress__Durable__ReloadIdleDelay: the reload orchestration\'s pause after a round with nothing to export.')
+param durableReloadIdleDelay string = '00:00:15'
+
+@description('PgEgress__Durable__SinkIdleDelay: a sink orchestration\'s pause after its sink had caught up.')
+param durableSinkIdleDelay string = '00:00:05'
 
 @description('PgEgress__Sinks__{name}__{setting}: push sinks, as { name: { Kind: \'Http\', Url: \'https://…\', Secret: \'@Microsoft.KeyVault(SecretUri=…)\', … } }. Each setting becomes an app setting; put secrets (Secret, Token, AuthHeaderValue, ConnectionString) as Key Vault references. List settings (Tables, Operations) as comma-free arrays are not supported here: give Tables__0, Tables__1 … as keys.')
 @secure()
@@ -417,6 +437,32 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Health__MaxLagBytes'
     value: string(healthMaxLagBytes)
+    name: 'PgEgress__Durable__RetryAttempts'
+    value: string(durableRetryAttempts)
+  }
+  {
+    name: 'PgEgress__Durable__RetryFirstInterval'
+    value: durableRetryFirstInterval
+  }
+  {
+    name: 'PgEgress__Durable__RetryBackoffCoefficient'
+    value: durableRetryBackoffCoefficient
+  }
+  {
+    name: 'PgEgress__Durable__RetryMaxInterval'
+    value: durableRetryMaxInterval
+  }
+  {
+    name: 'PgEgress__Durable__FailureBackoff'
+    value: durableFailureBackoff
+  }
+  {
+    name: 'PgEgress__Durable__ReloadIdleDelay'
+    value: durableReloadIdleDelay
+  }
+  {
+    name: 'PgEgress__Durable__SinkIdleDelay'
+    value: durableSinkIdleDelay
   }
   {
     // The Host's key for its routes. The Functions app's routes use function keys instead, so it stays empty here.

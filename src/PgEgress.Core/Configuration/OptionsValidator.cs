@@ -79,6 +79,7 @@ public static class OptionsValidator
 
         if (o.Health.MaxLag < TimeSpan.Zero) errors.Add($"{s}:Health:MaxLag must not be negative (00:00:00 turns the check off)");
         if (o.Health.MaxLagBytes < 0) errors.Add($"{s}:Health:MaxLagBytes must not be negative (0 turns the check off)");
+        ValidateDurable(o.Durable, errors);
 
         if (o.Api.Key.Length is > 0 and < MinApiKeyLength)
             errors.Add($"{s}:Api:Key must be at least {MinApiKeyLength} characters (or empty to refuse the mutating routes)");
@@ -87,5 +88,29 @@ public static class OptionsValidator
 
         if (string.IsNullOrWhiteSpace(o.WorkDirectory)) errors.Add($"{s}:WorkDirectory must not be empty");
         return errors;
+    }
+
+    /// <summary>A durable timer or retry pause longer than this is a mistake (Durable timers cap at six days anyway).</summary>
+    private static readonly TimeSpan MaxDurablePause = TimeSpan.FromHours(1);
+
+    private static void ValidateDurable(DurableOptions d, List<string> errors)
+    {
+        const string s = PgEgressOptions.SectionName + ":Durable";
+        if (d.RetryAttempts is < 1 or > 100) errors.Add($"{s}:RetryAttempts must be between 1 and 100 (got {d.RetryAttempts})");
+        if (!double.IsFinite(d.RetryBackoffCoefficient) || d.RetryBackoffCoefficient is < 1 or > 10)
+            errors.Add($"{s}:RetryBackoffCoefficient must be between 1 and 10 (got {d.RetryBackoffCoefficient})");
+        Pause(d.RetryFirstInterval, "RetryFirstInterval");
+        Pause(d.RetryMaxInterval, "RetryMaxInterval");
+        if (d.RetryMaxInterval < d.RetryFirstInterval)
+            errors.Add($"{s}:RetryMaxInterval ({d.RetryMaxInterval}) must not be shorter than {s}:RetryFirstInterval ({d.RetryFirstInterval})");
+        Pause(d.FailureBackoff, "FailureBackoff");
+        Pause(d.ReloadIdleDelay, "ReloadIdleDelay");
+        Pause(d.SinkIdleDelay, "SinkIdleDelay");
+
+        void Pause(TimeSpan value, string name)
+        {
+            if (value <= TimeSpan.Zero || value > MaxDurablePause)
+                errors.Add($"{s}:{name} must be positive and at most {MaxDurablePause} (got {value})");
+        }
     }
 }

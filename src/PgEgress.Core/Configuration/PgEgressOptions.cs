@@ -12,6 +12,7 @@ public sealed class PgEgressOptions
     public ApiOptions Api { get; set; } = new();
     public ReloadOptions Reload { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
+    public DurableOptions Durable { get; set; } = new();
 
     /// <summary>Push sinks by name (PgEgress:Sinks:{name}:Kind …).</summary>
     public Dictionary<string, SinkOptions> Sinks { get; set; } = new(StringComparer.Ordinal);
@@ -112,6 +113,33 @@ public sealed class ReloadOptions
 
     /// <summary>On-disk bytes of table covered by one CTID range.</summary>
     public long RangeBytes { get; set; } = 128L << 20;
+}
+
+/// <summary>
+/// The Functions app's Durable timings: activity retries, the pause after they gave up, the idle pauses of the reload
+/// and sink orchestrations. An orchestration carries them in its input from its start (the Host ignores them).
+/// </summary>
+public sealed class DurableOptions
+{
+    /// <summary>Attempts of an activity (the first included) before the generation gives up.</summary>
+    public int RetryAttempts { get; set; } = 6;
+
+    /// <summary>The pause before the first retry; each next one is <see cref="RetryBackoffCoefficient"/> times longer.</summary>
+    public TimeSpan RetryFirstInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    public double RetryBackoffCoefficient { get; set; } = 2.0;
+
+    /// <summary>No retry pause is longer than this.</summary>
+    public TimeSpan RetryMaxInterval { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The pause after the retries gave up, before the next generation tries again.</summary>
+    public TimeSpan FailureBackoff { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The reload orchestration's pause after a round that found nothing to export.</summary>
+    public TimeSpan ReloadIdleDelay { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A sink orchestration's pause after its sink had caught up.</summary>
+    public TimeSpan SinkIdleDelay { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class ApiOptions

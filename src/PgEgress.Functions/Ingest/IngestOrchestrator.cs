@@ -13,16 +13,6 @@ namespace PgEgress.Functions.Ingest;
 /// </summary>
 public static class IngestOrchestrator
 {
-    /// <summary>Activity retries: 5 s, 10 s, 20 s, … capped at 2 min, six attempts; then the generation backs off.</summary>
-    public static readonly TaskOptions ActivityRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
-        maxNumberOfAttempts: 6,
-        firstRetryInterval: TimeSpan.FromSeconds(5),
-        backoffCoefficient: 2.0,
-        maxRetryInterval: TimeSpan.FromMinutes(2)));
-
-    /// <summary>The pause after the retries gave up, before the next generation prepares the source again.</summary>
-    public static readonly TimeSpan FailureBackoff = TimeSpan.FromMinutes(1);
-
     public static string InstanceIdFor(string pipeline) => $"{EternalOrchestrations.InstancePrefix}ingest-{pipeline}";
 
     [Function(nameof(IngestOrchestrator))]
@@ -30,16 +20,19 @@ public static class IngestOrchestrator
     {
         var state = context.GetInput<IngestState>()
             ?? throw new InvalidOperationException($"{nameof(IngestOrchestrator)} was started without its {nameof(IngestState)}");
+        // Activity retries, then (after the last attempt failed) a pause before the next generation prepares the source again.
+        var timing = state.Timing ?? DurableTiming.Default;
+        var retry = timing.ActivityRetry();
         try
         {
             if (!state.Prepared)
             {
-                var known = await context.CallActivityAsync<bool>(nameof(IngestActivities.PrepareSource), state.Pipeline, ActivityRetry);
+                var known = await context.CallActivityAsync<bool>(nameof(IngestActivities.PrepareSource), state.Pipeline, retry);
                 // The pipeline is no longer configured (e.g. the slot setting changed): this orchestration ends.
                 if (!known) return;
                 state = state with { Prepared = true };
             }
-            var run = await context.CallActivityAsync<SliceRunResult>(nameof(IngestActivities.ConsumeSlice), state.Pipeline, ActivityRetry);
+            var run = await context.CallActivityAsync<SliceRunResult>(nameof(IngestActivities.ConsumeSlice), state.Pipeline, retry);
             state = state.After(run);
             if (run.Idle)
                 await context.CreateTimer(context.CurrentUtcDateTime.Add(state.IdleDelay), CancellationToken.None);
@@ -47,7 +40,7 @@ public static class IngestOrchestrator
         catch (TaskFailedException e)
         {
             state = state.AfterFailure(e.Message, context.CurrentUtcDateTime);
-            await context.CreateTimer(context.CurrentUtcDateTime.Add(FailureBackoff), CancellationToken.None);
+            await context.CreateTimer(context.CurrentUtcDateTime.Add(timing.FailureBackoff), CancellationToken.None);
         }
         // Never ContinueAsNew(null): see shared/reference/azure-functions.md, gotcha #1.
         context.ContinueAsNew(state);

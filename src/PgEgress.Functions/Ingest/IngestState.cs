@@ -1,5 +1,6 @@
 using PgEgress.Core.Health;
 using PgEgress.Core.Replication;
+using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Ingest;
 
@@ -10,6 +11,7 @@ namespace PgEgress.Functions.Ingest;
 /// </summary>
 /// <param name="Pipeline">The pipeline (today: the source slot) whose slices this orchestration consumes.</param>
 /// <param name="IdleDelay">The durable-timer pause after a slice that staged nothing.</param>
+/// <param name="Timing">Retries and the failure back-off; null in an instance started before they were settings (the defaults).</param>
 /// <param name="Prepared">The source and store were made ready (<see cref="IngestActivities.PrepareSource"/>) in this run.</param>
 public sealed record IngestState(
     string Pipeline,
@@ -23,10 +25,11 @@ public sealed record IngestState(
     long Bytes,
     SliceStatus? LastSlice,
     string? LastError,
-    DateTime? LastErrorAt)
+    DateTime? LastErrorAt,
+    DurableTiming? Timing = null)
 {
-    public static IngestState Start(string pipeline, TimeSpan idleDelay) =>
-        new(pipeline, idleDelay, false, 0, 0, 0, 0, 0, 0, null, null, null);
+    public static IngestState Start(string pipeline, TimeSpan idleDelay, DurableTiming timing) =>
+        new(pipeline, idleDelay, false, 0, 0, 0, 0, 0, 0, null, null, null, timing);
 
     /// <summary>After a ConsumeSlice run: its slices are added up; a run ends on its only idle slice, if any.</summary>
     public IngestState After(SliceRunResult run) => this with

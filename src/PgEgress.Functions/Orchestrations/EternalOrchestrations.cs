@@ -15,20 +15,24 @@ public sealed record EternalOrchestration(string Orchestrator, string InstanceId
 /// </summary>
 public sealed class EternalOrchestrations(PgEgressOptions options)
 {
+    /// <summary>Retries and back-off as the settings say now: what an orchestration starting now runs with until it is restarted.</summary>
+    private DurableTiming Timing => DurableTiming.From(options.Durable);
+
     /// <summary>The ingest; an idle slice is followed by a pause as long as a slice's time bound.</summary>
     public EternalOrchestration Ingest => new(
         nameof(IngestOrchestrator),
         IngestOrchestrator.InstanceIdFor(options.Source.Slot),
-        IngestState.Start(options.Source.Slot, options.Slice.MaxDuration));
+        IngestState.Start(options.Source.Slot, options.Slice.MaxDuration, Timing));
 
     /// <summary>Exports of reloads and of the initial load, for the same pipeline.</summary>
     public EternalOrchestration Reload => new(
         nameof(ReloadOrchestrator),
         ReloadOrchestrator.InstanceIdFor(options.Source.Slot),
-        options.Source.Slot);
+        new TargetInput(options.Source.Slot, options.Durable.ReloadIdleDelay, Timing));
 
     public IEnumerable<EternalOrchestration> Sinks => options.Sinks.Where(s => s.Value.Enabled).OrderBy(s => s.Key, StringComparer.Ordinal)
-        .Select(s => new EternalOrchestration(nameof(SinkOrchestrator), SinkOrchestrator.InstanceIdFor(options.Source.Slot, s.Key), s.Key));
+        .Select(s => new EternalOrchestration(nameof(SinkOrchestrator), SinkOrchestrator.InstanceIdFor(options.Source.Slot, s.Key),
+            new TargetInput(s.Key, options.Durable.SinkIdleDelay, Timing)));
 
     public IReadOnlyList<EternalOrchestration> All => [Ingest, Reload, .. Sinks];
 

@@ -1,6 +1,6 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
-using PgEgress.Functions.Ingest;
+using PgEgress.Core.Configuration;
 using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Reload;
@@ -12,30 +12,31 @@ namespace PgEgress.Functions.Reload;
 /// </summary>
 public static class ReloadOrchestrator
 {
-    /// <summary>The pause after a round that found nothing to export.</summary>
-    public static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(15);
+    /// <summary>The pause after a round that found nothing to export, when the input names none (PgEgress__Durable__ReloadIdleDelay's default).</summary>
+    public static readonly TimeSpan DefaultIdleDelay = new DurableOptions().ReloadIdleDelay;
 
     public static string InstanceIdFor(string pipeline) => $"{EternalOrchestrations.InstancePrefix}reload-{pipeline}";
 
     [Function(nameof(ReloadOrchestrator))]
     public static async Task Run([OrchestrationTrigger] TaskOrchestrationContext context)
     {
-        var pipeline = context.GetInput<string>()
+        var input = context.GetInput<TargetInput>()
             ?? throw new InvalidOperationException($"{nameof(ReloadOrchestrator)} was started without its pipeline");
+        var retry = (input.Timing ?? DurableTiming.Default).ActivityRetry();
         var exported = 0;
         try
         {
-            exported = await context.CallActivityAsync<int>(nameof(ReloadActivities.ExportReloads), pipeline, IngestOrchestrator.ActivityRetry);
+            exported = await context.CallActivityAsync<int>(nameof(ReloadActivities.ExportReloads), input.Target, retry);
         }
         catch (TaskFailedException)
         {
             // The pipeline is no longer configured (e.g. the slot setting changed): this orchestration ends, as the ingest's does.
-            if (!await context.CallActivityAsync<bool>(nameof(OrchestrationActivities.TargetConfigured), context.InstanceId, IngestOrchestrator.ActivityRetry))
+            if (!await context.CallActivityAsync<bool>(nameof(OrchestrationActivities.TargetConfigured), context.InstanceId, retry))
                 return;
             // The registry keeps the operation's error and attempts; the next generation tries again.
         }
-        if (exported == 0) await context.CreateTimer(context.CurrentUtcDateTime.Add(IdleDelay), CancellationToken.None);
+        if (exported == 0) await context.CreateTimer(context.CurrentUtcDateTime.Add(input.IdleDelay ?? DefaultIdleDelay), CancellationToken.None);
         // Never ContinueAsNew(null): see shared/reference/azure-functions.md, gotcha #1.
-        context.ContinueAsNew(pipeline);
+        context.ContinueAsNew(input);
     }
 }

@@ -1,6 +1,6 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
-using PgEgress.Functions.Ingest;
+using PgEgress.Core.Configuration;
 using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Sinks;
@@ -12,29 +12,31 @@ namespace PgEgress.Functions.Sinks;
 /// </summary>
 public static class SinkOrchestrator
 {
-    public static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(5);
+    /// <summary>The pause after the sink had caught up, when the input names none (PgEgress__Durable__SinkIdleDelay's default).</summary>
+    public static readonly TimeSpan DefaultIdleDelay = new DurableOptions().SinkIdleDelay;
 
     public static string InstanceIdFor(string pipeline, string sink) => $"{EternalOrchestrations.InstancePrefix}sink-{pipeline}-{sink}";
 
     [Function(nameof(SinkOrchestrator))]
     public static async Task Run([OrchestrationTrigger] TaskOrchestrationContext context)
     {
-        var sink = context.GetInput<string>()
+        var input = context.GetInput<TargetInput>()
             ?? throw new InvalidOperationException($"{nameof(SinkOrchestrator)} was started without its sink");
+        var retry = (input.Timing ?? DurableTiming.Default).ActivityRetry();
         var caughtUp = true;
         try
         {
-            caughtUp = await context.CallActivityAsync<bool>(nameof(SinkActivities.DeliverSink), sink, IngestOrchestrator.ActivityRetry);
+            caughtUp = await context.CallActivityAsync<bool>(nameof(SinkActivities.DeliverSink), input.Target, retry);
         }
         catch (TaskFailedException)
         {
             // The sink was removed or disabled since this orchestration started: it ends, as the ingest's does.
-            if (!await context.CallActivityAsync<bool>(nameof(OrchestrationActivities.TargetConfigured), context.InstanceId, IngestOrchestrator.ActivityRetry))
+            if (!await context.CallActivityAsync<bool>(nameof(OrchestrationActivities.TargetConfigured), context.InstanceId, retry))
                 return;
             // The sink's metrics hold the last error; the next generation resumes from the cursor.
         }
-        if (caughtUp) await context.CreateTimer(context.CurrentUtcDateTime.Add(IdleDelay), CancellationToken.None);
+        if (caughtUp) await context.CreateTimer(context.CurrentUtcDateTime.Add(input.IdleDelay ?? DefaultIdleDelay), CancellationToken.None);
         // Never ContinueAsNew(null): see shared/reference/azure-functions.md, gotcha #1.
-        context.ContinueAsNew(sink);
+        context.ContinueAsNew(input);
     }
 }
