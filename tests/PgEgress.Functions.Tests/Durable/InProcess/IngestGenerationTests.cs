@@ -37,7 +37,8 @@ public sealed class IngestGenerationTests(PostgresFixture pg, ITestOutputHelper 
         var busy = await fx.WaitForInstanceAsync(ingest.InstanceId, i => i?.ReadInputAs<IngestState>() is { Changes: >= 5 }, "the inserts staged");
         var state = busy!.ReadInputAs<IngestState>()!;
         Assert.True(state.Generation > first!.ReadInputAs<IngestState>()!.Generation);
-        Assert.Equal(state.Generation, state.Slices);
+        // Each generation's activity runs one slice or more on its session (SliceRun).
+        Assert.True(state.Slices >= state.Generation, $"{state.Slices} slices in {state.Generation} generations");
         Assert.Equal(5, state.Changes);
         Assert.True(state.Prepared);
         Assert.Equal(TimeSpan.FromSeconds(1), state.IdleDelay);
