@@ -89,7 +89,7 @@ param sliceMaxTransactions int = 10000
 @description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
 param sliceHeartbeatInterval string = '00:00:30'
 
-@description('PgEgress__Slice__ActivityBudget: one ConsumeSlice activity keeps its replication session for slice after slice up to this long (at least the slice duration, at most 10 minutes).')
+@description('PgEgress__Slice__ActivityBudget: one ConsumeSlice activity keeps its replication session for slice after slice up to this long (at most 10 minutes; shorter than a slice means one slice per activity).')
 param sliceActivityBudget string = '00:04:00'
 
 @description('PgEgress__Reload__InitialLoad: when the slot is first created, export every published table before streaming it.')

@@ -70,8 +70,6 @@ public static class OptionsValidator
         if (o.Slice.ActivityBudget <= TimeSpan.Zero) errors.Add($"{s}:Slice:ActivityBudget must be positive");
         else if (o.Slice.ActivityBudget > MaxActivityBudget)
             errors.Add($"{s}:Slice:ActivityBudget must be at most {MaxActivityBudget} (got {o.Slice.ActivityBudget}): the ingest's status and a stop wait for the activity to end");
-        else if (o.Slice.MaxDuration > TimeSpan.Zero && o.Slice.ActivityBudget < o.Slice.MaxDuration)
-            errors.Add($"{s}:Slice:ActivityBudget ({o.Slice.ActivityBudget}) must be at least {s}:Slice:MaxDuration ({o.Slice.MaxDuration}): an activity runs at least one slice");
 
         if (o.Reload.Workers is < 1 or > 64) errors.Add($"{s}:Reload:Workers must be between 1 and 64 (got {o.Reload.Workers})");
         if (o.Reload.SplitAboveBytes < 1) errors.Add($"{s}:Reload:SplitAboveBytes must be at least 1");

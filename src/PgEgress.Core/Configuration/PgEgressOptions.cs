@@ -93,7 +93,8 @@ public sealed class SliceOptions
 
     /// <summary>
     /// How long one ConsumeSlice activity (Azure Functions) keeps its replication session for slice after slice; no
-    /// slice starts that could end past it. Four minutes: long enough that reconnects (each re-decoding the WAL from the
+    /// slice starts that could end past it (the first always runs: a budget shorter than a slice means one slice per
+    /// activity, as before). The Host keeps its session for good and does not read it. Four minutes: long enough that reconnects (each re-decoding the WAL from the
     /// slot's restart_lsn) are rare, short enough that the orchestration's status and a stop take effect within minutes
     /// and that a host shutting down (scale-in, deployment) does not wait long for the activity.
     /// </summary>
