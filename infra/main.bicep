@@ -109,6 +109,7 @@ param healthMaxLag string = '00:00:00'
 
 @description('PgEgress__Health__MaxLagBytes: … or with more WAL than this many bytes to catch up. 0: off.')
 param healthMaxLagBytes int = 0
+
 @description('PgEgress__Durable__RetryAttempts: attempts of an activity before its orchestration generation gives up (1 to 100).')
 param durableRetryAttempts int = 6
 
@@ -437,6 +438,8 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Health__MaxLagBytes'
     value: string(healthMaxLagBytes)
+  }
+  {
     name: 'PgEgress__Durable__RetryAttempts'
     value: string(durableRetryAttempts)
   }

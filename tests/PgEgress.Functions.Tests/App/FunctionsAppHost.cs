@@ -54,16 +54,18 @@ internal sealed class FunctionsAppHost : IAsyncDisposable
 
     /// <summary>
     /// Calls the HTTP function that functions.metadata routes <paramref name="method"/> <paramref name="path"/> to (the
-    /// path without host.json's "api" prefix), binding the request, route values and a Durable client as the worker
+    /// path without host.json's "api" prefix, URL-encoded as a client sends it), binding the request, route values and a Durable client as the worker
     /// does, and executes its result.
     /// </summary>
     public async Task<FunctionReply> SendAsync(string method, string path, DurableTaskClient? durable = null, CancellationToken ct = default)
     {
-        var (function, values) = Route(method, path);
+        // The path as sent on the wire: the server decodes it (%22 to ") before routing, as the Functions host does.
+        var decoded = PathString.FromUriComponent("/" + path);
+        var (function, values) = Route(method, decoded);
         await using var scope = Services.CreateAsyncScope();
         var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider, RequestAborted = ct };
         http.Request.Method = method;
-        http.Request.Path = "/api/" + path;
+        http.Request.Path = "/api" + decoded;
         var body = new MemoryStream();
         http.Response.Body = body;
 
@@ -84,14 +86,14 @@ internal sealed class FunctionsAppHost : IAsyncDisposable
         return new FunctionReply(http.Response.StatusCode, http.Response.ContentType, System.Text.Encoding.UTF8.GetString(body.ToArray()));
     }
 
-    private static (FunctionDeclaration Function, RouteValueDictionary Values) Route(string method, string path)
+    private static (FunctionDeclaration Function, RouteValueDictionary Values) Route(string method, PathString path)
     {
         foreach (var function in FunctionsMetadata.All.Where(f => f.Http is not null))
         {
             var http = function.Http!;
             if (!http.Methods.Contains(method, StringComparer.OrdinalIgnoreCase)) continue;
             var values = new RouteValueDictionary();
-            if (new TemplateMatcher(TemplateParser.Parse(http.Route ?? function.Name), []).TryMatch("/" + path, values))
+            if (new TemplateMatcher(TemplateParser.Parse(http.Route ?? function.Name), []).TryMatch(path, values))
                 return (function, values);
         }
         throw new InvalidOperationException($"no HTTP function serves {method} {path}");

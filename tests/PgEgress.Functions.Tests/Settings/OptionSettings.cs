@@ -2,7 +2,7 @@ using System.Collections;
 using System.Reflection;
 using PgEgress.Core.Configuration;
 
-namespace PgEgress.Tests.Functions;
+namespace PgEgress.Functions.Tests.Settings;
 
 /// <summary>
 /// One setting the app reads, as an app setting name (PgEgress__Section__Key); a list takes __0, __1, …; a named entry

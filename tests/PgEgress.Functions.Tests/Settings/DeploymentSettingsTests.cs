@@ -1,11 +1,10 @@
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using PgEgress.Core.Configuration;
 using PgEgress.Testing;
 using YamlDotNet.RepresentationModel;
 
-namespace PgEgress.Tests.Functions;
+namespace PgEgress.Functions.Tests.Settings;
 
 /// <summary>
 /// The settings the app reads reach it everywhere it runs: every PgEgress__* setting that PgEgressOptions declares is
@@ -31,7 +30,7 @@ public sealed partial class DeploymentSettingsTests
     [Fact]
     public void Local_settings_example_sets_every_setting_and_only_known_ones()
     {
-        var values = LocalSettings();
+        var values = DeploymentFiles.LocalSettings();
         AssertCovers("local.settings.json.example", values.Keys.ToList());
         Assert.Equal("dotnet-isolated", values["FUNCTIONS_WORKER_RUNTIME"]);
         Assert.Equal("UseDevelopmentStorage=true", values["AzureWebJobsStorage"]);
@@ -42,7 +41,7 @@ public sealed partial class DeploymentSettingsTests
     {
         // The values as the worker sees them (environment variables, "__" for ":"), bound and validated like at start.
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(LocalSettings().Select(kv => KeyValuePair.Create(kv.Key.Replace("__", ":"), (string?)kv.Value)))
+            .AddInMemoryCollection(DeploymentFiles.LocalSettings().Select(kv => KeyValuePair.Create(kv.Key.Replace("__", ":"), (string?)kv.Value)))
             .Build();
         var options = OptionsBinding.Bind(configuration);
         Assert.NotNull(options);
@@ -52,10 +51,10 @@ public sealed partial class DeploymentSettingsTests
     [Fact]
     public void Bicep_app_settings_set_every_setting_and_only_known_ones()
     {
-        var names = BicepAppSettingNames();
+        var names = DeploymentFiles.BicepAppSettingNames();
         AssertCovers("infra/main.bicep", [.. names]);
         Assert.Contains("FUNCTIONS_WORKER_RUNTIME", names);
-        Assert.Contains("'DOTNET-ISOLATED|10.0'", Bicep());
+        Assert.Contains("'DOTNET-ISOLATED|10.0'", DeploymentFiles.Bicep());
         // The host storage is reached with the identity: the account and endpoints, never a connection string.
         Assert.DoesNotContain("AzureWebJobsStorage", names);
         foreach (var part in new[] { "accountName", "blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId" })
@@ -65,10 +64,10 @@ public sealed partial class DeploymentSettingsTests
     [Fact]
     public void Every_setting_host_json_reads_is_defined_locally_and_in_Bicep()
     {
-        var referenced = AppSettingReference().Matches(File.ReadAllText(Path.Combine(Root, "host.json"))).Select(m => m.Groups[1].Value).ToHashSet();
+        var referenced = DeploymentFiles.AppSettingReferences(File.ReadAllText(Path.Combine(Root, "host.json"))).ToHashSet();
         Assert.Contains("TASKHUB_NAME", referenced);
-        var local = LocalSettings();
-        var bicep = BicepAppSettingNames();
+        var local = DeploymentFiles.LocalSettings();
+        var bicep = DeploymentFiles.BicepAppSettingNames();
         foreach (var name in referenced)
         {
             Assert.True(local.ContainsKey(name), $"host.json reads %{name}% but local.settings.json.example does not set it");
@@ -128,21 +127,9 @@ public sealed partial class DeploymentSettingsTests
         Assert.True(unknown.Count == 0, $"{file} sets settings PgEgressOptions does not declare: {string.Join(", ", unknown)}");
     }
 
-    private static Dictionary<string, string> LocalSettings()
-    {
-        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "local.settings.json.example")));
-        return json.RootElement.GetProperty("Values").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal);
-    }
-
-    private static string Bicep() => File.ReadAllText(Path.Combine(Root, "infra", "main.bicep"));
-
-    /// <summary>The names of the app settings in the Bicep (each { name: '…' value: … }); an interpolated index (${i}) reads as {i}.</summary>
-    private static HashSet<string> BicepAppSettingNames() =>
-        BicepSettingName().Matches(Bicep()).Select(m => Interpolation().Replace(m.Groups[1].Value, OptionSettings.IndexPlaceholder)).ToHashSet(StringComparer.Ordinal);
-
     /// <summary>Bicep parameters and whether each is required (has no default).</summary>
     private static Dictionary<string, bool> BicepParameters() =>
-        BicepParameter().Matches(Bicep()).ToDictionary(m => m.Groups[1].Value, m => !m.Groups[2].Success, StringComparer.Ordinal);
+        BicepParameter().Matches(DeploymentFiles.Bicep()).ToDictionary(m => m.Groups[1].Value, m => !m.Groups[2].Success, StringComparer.Ordinal);
 
     private static IEnumerable<YamlMappingNode> AllMappings(YamlNode node)
     {
@@ -157,15 +144,6 @@ public sealed partial class DeploymentSettingsTests
                 break;
         }
     }
-
-    [GeneratedRegex(@"%([A-Za-z_][A-Za-z0-9_]*)%")]
-    private static partial Regex AppSettingReference();
-
-    [GeneratedRegex(@"(?m)^\s*name:\s*'([^']+)'\s*\n\s*value:")]
-    private static partial Regex BicepSettingName();
-
-    [GeneratedRegex(@"\$\{[^}]*\}")]
-    private static partial Regex Interpolation();
 
     [GeneratedRegex(@"(?m)^param\s+(\w+)\s+\w+(\s*=.*)?$")]
     private static partial Regex BicepParameter();
