@@ -1,17 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgEgress.Functions.Ingest;
 using PgEgress.Functions.Orchestrations;
 using PgEgress.Functions.Sinks;
 using PgEgress.Functions.Tests.Fixtures;
+using PgEgress.Tests.Sinks;
 using Xunit.Abstractions;
 
 namespace PgEgress.Functions.Tests.Durable.InProcess;
@@ -58,18 +54,13 @@ public sealed class ReloadAndSinkTests(PostgresFixture pg, ITestOutputHelper out
     {
         var watch = Stopwatch.StartNew();
         var received = new ConcurrentQueue<string>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        await using var receiver = builder.Build();
-        receiver.Run(async http =>
+        await using var receiver = await LoopbackReceiver.StartAsync(async http =>
         {
             using var reader = new StreamReader(http.Request.Body);
             received.Enqueue(await reader.ReadToEndAsync());
             http.Response.StatusCode = 200;
         });
-        await receiver.StartAsync();
-        var url = receiver.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+        var url = receiver.Url;
 
         await using var fx = await InProcessApp.StartAsync(pg, "sink", new Dictionary<string, string?>
         {
@@ -91,6 +82,5 @@ public sealed class ReloadAndSinkTests(PostgresFixture pg, ITestOutputHelper out
         var sink = await fx.Client.GetInstanceAsync(all.Sinks.Single().InstanceId, true);
         Assert.Equal(Microsoft.DurableTask.Client.OrchestrationRuntimeStatus.Running, sink!.RuntimeStatus);
         output.WriteLine($"whole test {watch.Elapsed.TotalSeconds:F1} s");
-        await receiver.StopAsync();
     }
 }
