@@ -37,6 +37,10 @@ public sealed class SourceOptions
 
     /// <summary>Schemas whose tables a publication PgEgress creates itself covers. Empty with no Tables: all tables.</summary>
     public List<string> Schemas { get; set; } = [];
+
+    /// <summary>Read with pgoutput protocol 2 and have large transactions streamed while in progress (PostgreSQL 14 and
+    /// later; protocol 1 below): they stay off the source's disk and are not sent in one burst at commit.</summary>
+    public bool Streaming { get; set; } = true;
 }
 
 public enum StorageKind
