@@ -62,6 +62,9 @@ param sourceTables array = []
 @description('PgEgress__Source__Schemas__N: schemas of a publication PgEgress creates (needs superuser). Empty with no tables: all user schemas.')
 param sourceSchemas array = []
 
+@description('PgEgress__Source__Streaming: read with pgoutput protocol 2 so large transactions are streamed while in progress (PostgreSQL 14 and later; protocol 1 below). false: protocol 1.')
+param sourceStreaming bool = true
+
 @description('PgEgress__Storage__AccountUrl: blob service URL for the output, reached with the app\'s managed identity. Empty: an output storage account of this deployment (shared keys off), whose output container the identity is granted "Storage Blob Data Contributor" on (grant it yourself on any other account). Unused when storageConnectionStringSecretName is set.')
 param outputAccountUrl string = ''
 
@@ -361,6 +364,10 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Source__Slot'
     value: sourceSlot
+  }
+  {
+    name: 'PgEgress__Source__Streaming'
+    value: string(sourceStreaming)
   }
   {
     name: 'PgEgress__Storage__Kind'
