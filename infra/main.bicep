@@ -89,6 +89,9 @@ param sliceMaxBytes int = 67108864
 @description('PgEgress__Slice__MaxTransactions: … or after this many transactions.')
 param sliceMaxTransactions int = 10000
 
+@description('PgEgress__Slice__QuietAfterCommit: … or when, after a staged transaction, the stream has been quiet this long (low latency under light load). 00:00:00: off.')
+param sliceQuietAfterCommit string = '00:00:00.05'
+
 @description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
 param sliceHeartbeatInterval string = '00:00:30'
 
@@ -413,6 +416,10 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Slice__MaxTransactions'
     value: string(sliceMaxTransactions)
+  }
+  {
+    name: 'PgEgress__Slice__QuietAfterCommit'
+    value: sliceQuietAfterCommit
   }
   {
     name: 'PgEgress__Slice__HeartbeatInterval'

@@ -92,6 +92,9 @@ public sealed class SliceOptions
     /// <summary>A slice ends after this many transactions.</summary>
     public int MaxTransactions { get; set; } = 10_000;
 
+    /// <summary>A slice also ends when, after at least one staged transaction, no message has come for this long (zero: off).</summary>
+    public TimeSpan QuietAfterCommit { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 

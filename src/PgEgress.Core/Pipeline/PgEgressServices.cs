@@ -10,6 +10,7 @@ using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
+using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Pipeline;
@@ -37,6 +38,7 @@ public static class PgEgressServices
         services.AddSingleton<IngestProgress>();
         services.AddSingleton<LagReader>();
         services.AddSingleton<HealthSampler>();
+        services.AddSingleton<StagingSignal>();
         services.AddSingleton<SliceConsumer>();
         services.AddSingleton<IngestLoop>();
         services.AddSingleton<BatchFlusher>();

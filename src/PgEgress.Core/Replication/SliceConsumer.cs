@@ -26,6 +26,7 @@ public sealed class SliceConsumer(
     NpgsqlDataSource source,
     IObjectStore store,
     RegistryStore registry,
+    StagingSignal staging,
     ShutdownBudget shutdown,
     ILogger<SliceConsumer> logger) : IAsyncDisposable
 {
@@ -103,6 +104,10 @@ public sealed class SliceConsumer(
                 // one, until the slice's time bound. Only the remaining time is clamped: InfiniteTimeSpan is -1 ms, and clamping
                 // it to zero turned every wait for the network inside a transaction into a busy poll.
                 var remaining = options.Slice.MaxDuration - clock.Elapsed;
+                // Once a transaction is staged, a quiet stream ends the slice: under light load a change reaches the sinks
+                // within tens of milliseconds, under heavy load the stream is never quiet that long and slices stay large.
+                var quietEnds = !inTransaction && _streaming is null && segment.TransactionCount > 0 && options.Slice.QuietAfterCommit > TimeSpan.Zero;
+                if (quietEnds && remaining > options.Slice.QuietAfterCommit) remaining = options.Slice.QuietAfterCommit;
                 var wait = inTransaction || _streaming is not null ? Timeout.InfiniteTimeSpan : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
                 bool got;
                 try
@@ -113,7 +118,11 @@ public sealed class SliceConsumer(
                 {
                     got = false;
                 }
-                if (!got) continue;
+                if (!got)
+                {
+                    if (quietEnds) break;
+                    continue;
+                }
 
                 switch (session.Current)
                 {
@@ -276,6 +285,7 @@ public sealed class SliceConsumer(
             await registry.RegisterSegmentAsync(new SegmentRecord(Slot, startLsn, segment.EndLsn, path, segment.TransactionCount,
                 segment.ChangeCount, bytes, sha), markers, ct);
             CrashPoint.Hit(CrashPoint.SegmentRegistered);
+            staging.Registered();
             _staged = segment.EndLsn;
             acknowledge = Math.Max(acknowledge, segment.EndLsn);
             logger.LogInformation("Staged {Transactions} transaction(s), {Changes} change(s) to {Segment} ({Bytes} bytes)",
