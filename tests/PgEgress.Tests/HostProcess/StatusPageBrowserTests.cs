@@ -1,0 +1,136 @@
+using System.Net;
+using System.Text.Json;
+using PgEgress.Tests.Fixtures;
+using Xunit.Abstractions;
+
+namespace PgEgress.Tests.HostProcess;
+
+/// <summary>
+/// The status page of a running host in a real headless Chromium: an operator opens <c>/</c>, types the key, and sees
+/// the slot, the tables with their mode, every consumer's lag with its sparkline, and the operations; a wrong key shows
+/// the 401 in plain words. The page runs under its strict Content-Security-Policy, so a script the policy does not
+/// allow renders nothing and these tests fail.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class StatusPageBrowserTests(RunningHostFixture fx, ITestOutputHelper output) : IClassFixture<RunningHostFixture>
+{
+    /// <summary>What the page shows, read from its DOM as text a user reads.</summary>
+    private sealed record Seen(string Error, bool ErrorShown, string Slot, string[][] Tables, string[][] Lag, int[] SparklinePoints, string[][] Operations,
+        bool TablesShown, string Location);
+
+    private const string ReadPage = """
+        (() => {
+          const rows = id => [...document.querySelectorAll(`#${id} tr`)].map(tr => [...tr.cells].map(c => c.textContent.trim()));
+          const slot = [...document.querySelectorAll("#slot div")].find(d => d.querySelector("span").textContent === "Slot");
+          return {
+            error: document.getElementById("error").textContent,
+            errorShown: !document.getElementById("error").hidden,
+            slot: slot ? slot.querySelector("b").textContent : "",
+            tables: rows("tables"),
+            lag: rows("lag"),
+            sparklinePoints: [...document.querySelectorAll("#lag svg polyline")].map(p => p.points.numberOfItems),
+            operations: rows("operations"),
+            tablesShown: !document.getElementById("tables-section").hidden,
+            location: location.href,
+          };
+        })()
+        """;
+
+    private async Task<Seen> SeeAsync(HeadlessChromium browser) =>
+        JsonSerializer.Deserialize<Seen>(JsonSerializer.Serialize(await browser.EvaluateAsync<JsonElement>(ReadPage)), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+
+    private async Task<Seen> SeeUntilAsync(HeadlessChromium browser, Func<Seen, bool> done, string what)
+    {
+        Seen? last = null;
+        try
+        {
+            return await Eventually.ValueAsync(async () => done(last = await SeeAsync(browser)) ? last : null, TimeSpan.FromSeconds(30), what);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}; the page showed: {JsonSerializer.Serialize(last)}", e);
+        }
+    }
+
+    [Fact]
+    public async Task With_the_typed_key_the_page_shows_slot_tables_lag_sparklines_and_operations()
+    {
+        await using (var insert = fx.Db.CreateCommand("INSERT INTO app.items SELECT g, 'page ' || g FROM generate_series(1, 40) g ON CONFLICT DO NOTHING"))
+            await insert.ExecuteNonQueryAsync();
+        using (var flush = new HttpRequestMessage(HttpMethod.Post, "/api/flush"))
+        {
+            flush.Headers.Add("x-functions-key", RunningHostFixture.Key);
+            using var flushed = await fx.Http.SendAsync(flush);
+            Assert.Equal(HttpStatusCode.OK, flushed.StatusCode);
+        }
+        using (var reload = new HttpRequestMessage(HttpMethod.Post, "/api/tables/app.reloaded/reload"))
+        {
+            reload.Headers.Add("x-functions-key", RunningHostFixture.Key);
+            using var requested = await fx.Http.SendAsync(reload);
+            Assert.True(requested.IsSuccessStatusCode, $"reload request answered {requested.StatusCode}");
+        }
+
+        await using var browser = await HeadlessChromium.StartAsync();
+        await browser.NavigateAsync(fx.Http.BaseAddress + "");
+        var before = await SeeUntilAsync(browser, s => s.ErrorShown, "the page to ask for the key");
+        Assert.Contains("Enter the API key", before.Error);
+        Assert.False(before.TablesShown);
+
+        await browser.EvaluateAsync<bool>("document.getElementById('key').focus(), true");
+        await browser.TypeAndEnterAsync(RunningHostFixture.Key);
+        var seen = await SeeUntilAsync(browser,
+            s => s.Tables.Any(t => t[0] == "app.items" && t[4] != "—") && s.Operations.Any(o => o[2] == "app.reloaded") && s.SparklinePoints.Length > 0,
+            "the status to render with the flushed table and the reload");
+
+        Assert.False(seen.ErrorShown, $"error shown: {seen.Error}");
+        Assert.Equal(fx.Slot, seen.Slot);
+        var items = seen.Tables.Single(t => t[0] == "app.items");
+        Assert.Equal("streaming", items[1]);
+        Assert.Matches(@"^\d{8}T\d{6}Z$", items[4]);
+        Assert.Equal(["flush", "ingest"], seen.Lag.Select(l => l[0]).Order().ToArray());
+        var ingest = seen.Lag.Single(l => l[0] == "ingest");
+        Assert.Matches(@"^\d+(\.\d)? (B|KiB|MiB|GiB)$", ingest[1]);
+        Assert.Matches(@"^\d+\.\d s$", ingest[2]);
+        // Two sparklines (bytes, seconds) per consumer, each a line of at least two points.
+        Assert.Equal(seen.Lag.Length * 2, seen.SparklinePoints.Length);
+        Assert.All(seen.SparklinePoints, n => Assert.True(n >= 2, $"a sparkline has {n} point(s)"));
+        Assert.Contains(seen.Operations, o => o[1] == "reload" && o[2] == "app.reloaded");
+
+        var shot = Path.Combine(Path.GetTempPath(), $"pgegress-status-page-{fx.Slot}.png");
+        await File.WriteAllBytesAsync(shot, await browser.ScreenshotAsync());
+        output.WriteLine($"status page screenshot: {shot}");
+        Assert.True(new FileInfo(shot).Length > 10_000, "the screenshot is nearly empty");
+    }
+
+    [Fact]
+    public async Task A_wrong_key_from_the_link_shows_the_401_and_no_data_and_leaves_the_address_bar()
+    {
+        await using var browser = await HeadlessChromium.StartAsync();
+        await browser.NavigateAsync(fx.Http.BaseAddress + "#key=not-the-key");
+        var seen = await SeeUntilAsync(browser, s => s.Error.Contains("401"), "the page to report the refused key");
+
+        Assert.True(seen.ErrorShown);
+        Assert.Contains("The API key was refused (401 Unauthorized)", seen.Error);
+        Assert.False(seen.TablesShown);
+        Assert.Empty(seen.Tables);
+        Assert.DoesNotContain("not-the-key", seen.Location);
+    }
+
+    [Fact]
+    public async Task The_page_is_served_without_the_key_under_a_strict_policy_and_the_same_at_api_page()
+    {
+        using var root = await fx.Http.GetAsync("/");
+        using var api = await fx.Http.GetAsync("/api/page");
+        Assert.Equal(HttpStatusCode.OK, root.StatusCode);
+        Assert.Equal("text/html", root.Content.Headers.ContentType?.MediaType);
+        var policy = string.Join("; ", root.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("default-src 'none'", policy);
+        Assert.Matches(@"script-src 'sha256-[A-Za-z0-9+/=]+'", policy);
+        Assert.DoesNotContain("unsafe-inline", policy);
+        var html = await root.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", ""));
+        Assert.DoesNotContain("https://", html);
+        Assert.Equal(html, await api.Content.ReadAsStringAsync());
+        Assert.Equal(policy, string.Join("; ", api.Headers.GetValues("Content-Security-Policy")));
+    }
+}
