@@ -5,6 +5,17 @@ using Xunit.Abstractions;
 
 namespace PgEgress.Tests.HostProcess;
 
+/// <summary>The shared running host with a Postgres sink ("mirror", into a database of its own), so the page has a sink to show.</summary>
+public sealed class StatusPageHostFixture(PostgresFixture pg) : RunningHostFixture(pg)
+{
+    protected override async Task<IReadOnlyDictionary<string, string?>> ExtraSettingsAsync(PostgresFixture postgres) => new Dictionary<string, string?>
+    {
+        ["PgEgress__Sinks__mirror__Kind"] = "Postgres",
+        ["PgEgress__Sinks__mirror__ConnectionString"] = await postgres.CreateUniqueDatabaseAsync("hp_page_mirror"),
+        ["PgEgress__Sinks__mirror__CreateTables"] = "true",
+    };
+}
+
 /// <summary>
 /// The status page of a running host in a real headless Chromium: an operator opens <c>/</c>, types the key, and sees
 /// the slot, the tables with their mode, every consumer's lag with its sparkline, and the operations; a wrong key shows
@@ -12,11 +23,11 @@ namespace PgEgress.Tests.HostProcess;
 /// allow renders nothing and these tests fail.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class StatusPageBrowserTests(RunningHostFixture fx, ITestOutputHelper output) : IClassFixture<RunningHostFixture>
+public sealed class StatusPageBrowserTests(StatusPageHostFixture fx, ITestOutputHelper output) : IClassFixture<StatusPageHostFixture>
 {
     /// <summary>What the page shows, read from its DOM as text a user reads.</summary>
     private sealed record Seen(string Error, bool ErrorShown, string Slot, string[][] Tables, string[][] Lag, int[] SparklinePoints, string[][] Operations,
-        double[][] ProgressBars, bool TablesShown, string Location);
+        double[][] ProgressBars, string[][] Sinks, bool TablesShown, string Location);
 
     private const string ReadPage = """
         (() => {
@@ -30,6 +41,7 @@ public sealed class StatusPageBrowserTests(RunningHostFixture fx, ITestOutputHel
             lag: rows("lag"),
             sparklinePoints: [...document.querySelectorAll("#lag svg polyline")].map(p => p.points.numberOfItems),
             operations: rows("operations"),
+            sinks: rows("sinks"),
             progressBars: [...document.querySelectorAll("#operations progress")].map(p => [p.value, p.max]),
             tablesShown: !document.getElementById("tables-section").hidden,
             location: location.href,
@@ -88,7 +100,7 @@ public sealed class StatusPageBrowserTests(RunningHostFixture fx, ITestOutputHel
         var items = seen.Tables.Single(t => t[0] == "app.items");
         Assert.Equal("streaming", items[1]);
         Assert.Matches(@"^\d{8}T\d{6}Z$", items[4]);
-        Assert.Equal(["flush", "ingest"], seen.Lag.Select(l => l[0]).Order().ToArray());
+        Assert.Equal(["flush", "ingest", "sink:mirror"], seen.Lag.Select(l => l[0]).Order(StringComparer.Ordinal).ToArray());
         var ingest = seen.Lag.Single(l => l[0] == "ingest");
         Assert.Matches(@"^\d+(\.\d)? (B|KiB|MiB|GiB)$", ingest[1]);
         Assert.Matches(@"^\d+\.\d s$", ingest[2]);
@@ -100,6 +112,9 @@ public sealed class StatusPageBrowserTests(RunningHostFixture fx, ITestOutputHel
         var finished = await SeeUntilAsync(browser, s => s.Operations.Any(o => o[2] == "app.reloaded" && o[3] == "completed"), "the reload to show completed");
         Assert.Equal(new[] { new double[] { 300, 300 } }, finished.ProgressBars);
         Assert.Contains("100%", finished.Operations.Single(o => o[2] == "app.reloaded")[4]);
+
+        var mirror = finished.Sinks.Single(k => k[0] == "mirror");
+        Assert.Equal(["mirror", "Postgres", "yes"], mirror[..3]);
 
         var shot = Path.Combine(Path.GetTempPath(), $"pgegress-status-page-{fx.Slot}.png");
         await File.WriteAllBytesAsync(shot, await browser.ScreenshotAsync());
