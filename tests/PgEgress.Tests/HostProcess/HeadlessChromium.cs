@@ -20,6 +20,7 @@ public sealed class HeadlessChromium : IAsyncDisposable
     private readonly DirectoryInfo _profile;
     private readonly ClientWebSocket _socket = new();
     private readonly ConcurrentDictionary<int, TaskCompletionSource<JsonObject>> _pending = new();
+    private readonly ConcurrentDictionary<string, Func<JsonObject, Task>> _handlers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly StringBuilder _stderr = new();
     private Task _reader = Task.CompletedTask;
@@ -113,6 +114,9 @@ public sealed class HeadlessChromium : IAsyncDisposable
                 var node = JsonNode.Parse(message.ToArray())!.AsObject();
                 message.SetLength(0);
                 if (node["id"] is { } id && _pending.TryRemove(id.GetValue<int>(), out var waiter)) waiter.TrySetResult(node);
+                // Off the reading loop: a handler sends commands and waits for their answers, which this loop reads.
+                else if (node["method"]?.GetValue<string>() is { } method && _handlers.TryGetValue(method, out var handler))
+                    _ = Task.Run(() => handler(node["params"]!.AsObject()));
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException)
@@ -120,6 +124,9 @@ public sealed class HeadlessChromium : IAsyncDisposable
         }
         foreach (var waiter in _pending.Values) waiter.TrySetException(new InvalidOperationException($"the DevTools connection closed; chromium stderr: {StandardError}"));
     }
+
+    /// <summary>Runs <paramref name="handler"/> with the parameters of every <paramref name="method"/> event (e.g. Fetch.requestPaused).</summary>
+    public void On(string method, Func<JsonObject, Task> handler) => _handlers[method] = handler;
 
     /// <summary>One DevTools command and its result; a protocol error throws.</summary>
     public async Task<JsonObject> SendAsync(string method, object? parameters = null)

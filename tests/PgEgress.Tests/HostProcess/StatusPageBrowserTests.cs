@@ -1,5 +1,7 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using PgEgress.Tests.Fixtures;
 using Xunit.Abstractions;
 
@@ -27,7 +29,7 @@ public sealed class StatusPageBrowserTests(StatusPageHostFixture fx, ITestOutput
 {
     /// <summary>What the page shows, read from its DOM as text a user reads.</summary>
     private sealed record Seen(string Error, bool ErrorShown, string Slot, string[][] Tables, string[][] Lag, int[] SparklinePoints, string[][] Operations,
-        double[][] ProgressBars, string[][] Sinks, bool TablesShown, string Location);
+        double[][] ProgressBars, string[][] Sinks, bool TablesShown, string Verification, bool VerificationShown, string Location);
 
     private const string ReadPage = """
         (() => {
@@ -44,6 +46,8 @@ public sealed class StatusPageBrowserTests(StatusPageHostFixture fx, ITestOutput
             sinks: rows("sinks"),
             progressBars: [...document.querySelectorAll("#operations progress")].map(p => [p.value, p.max]),
             tablesShown: !document.getElementById("tables-section").hidden,
+            verification: document.getElementById("verification").textContent,
+            verificationShown: !document.getElementById("verification-section").hidden,
             location: location.href,
           };
         })()
@@ -135,6 +139,70 @@ public sealed class StatusPageBrowserTests(StatusPageHostFixture fx, ITestOutput
         Assert.Empty(seen.Tables);
         Assert.DoesNotContain("not-the-key", seen.Location);
     }
+
+    /// <summary>How the intercepted /api/status answers the page in <see cref="The_page_shows_a_verification_and_says_when_the_source_is_down_or_unreachable"/>.</summary>
+    private enum StatusAnswer { WithVerification, SourceDown, Unreachable }
+
+    [Fact]
+    public async Task The_page_shows_a_verification_and_says_when_the_source_is_down_or_unreachable()
+    {
+        await using var browser = await HeadlessChromium.StartAsync();
+        // The browser's own request to /api/status, paused at its response: the Host's real answer with a verification
+        // added (as /api/status carries one once verification runs), a 503 problem as the API sends for a source that
+        // is down, or a connection failure.
+        var answer = StatusAnswer.WithVerification;
+        browser.On("Fetch.requestPaused", async paused =>
+        {
+            var requestId = paused["requestId"]!.GetValue<string>();
+            switch (answer)
+            {
+                case StatusAnswer.WithVerification:
+                    var real = await browser.SendAsync("Fetch.getResponseBody", new { requestId });
+                    var status = JsonNode.Parse(real["base64Encoded"]!.GetValue<bool>()
+                        ? Encoding.UTF8.GetString(Convert.FromBase64String(real["body"]!.GetValue<string>())) : real["body"]!.GetValue<string>())!;
+                    status["last_verification"] = new JsonObject
+                    {
+                        ["id"] = 7, ["table"] = "app.items", ["state"] = "completed", ["discrepancies"] = 0, ["rows_scanned"] = 40,
+                        ["finished_at"] = "2026-12-02T12:00:00Z",
+                    };
+                    await FulfillAsync(browser, requestId, 200, "application/json", status.ToJsonString());
+                    break;
+                case StatusAnswer.SourceDown:
+                    await FulfillAsync(browser, requestId, 503, "application/problem+json",
+                        """{"title":"Service Unavailable","status":503,"detail":"the source database is unavailable: Connection refused"}""");
+                    break;
+                default:
+                    await browser.SendAsync("Fetch.failRequest", new { requestId, errorReason = "ConnectionRefused" });
+                    break;
+            }
+        });
+        await browser.SendAsync("Fetch.enable", new { patterns = new[] { new { urlPattern = "*/api/status", requestStage = "Response" } } });
+        await browser.NavigateAsync(fx.Http.BaseAddress + "#key=" + RunningHostFixture.Key);
+
+        var verified = await SeeUntilAsync(browser, s => s.VerificationShown, "the verification to show");
+        Assert.Contains("app.items", verified.Verification);
+        Assert.Contains("discrepancies0", verified.Verification);
+        Assert.False(verified.ErrorShown, verified.Error);
+
+        answer = StatusAnswer.SourceDown;
+        var down = await SeeUntilAsync(browser, s => s.ErrorShown, "the page to report the source down");
+        Assert.Equal("PgEgress cannot read its source right now (503 Service Unavailable). the source database is unavailable: Connection refused", down.Error);
+
+        answer = StatusAnswer.Unreachable;
+        var unreachable = await SeeUntilAsync(browser, s => s.Error.Contains("network"), "the page to report the network failure");
+        Assert.StartsWith("Cannot reach PgEgress (network error)", unreachable.Error);
+
+        answer = StatusAnswer.WithVerification;
+        var back = await SeeUntilAsync(browser, s => !s.ErrorShown, "the error to clear once /api/status answers again");
+        Assert.Contains("app.items", string.Join(" ", back.Tables.Select(t => t[0])));
+    }
+
+    private static Task FulfillAsync(HeadlessChromium browser, string requestId, int responseCode, string contentType, string body) =>
+        browser.SendAsync("Fetch.fulfillRequest", new
+        {
+            requestId, responseCode, responseHeaders = new[] { new { name = "Content-Type", value = contentType } },
+            body = Convert.ToBase64String(Encoding.UTF8.GetBytes(body)),
+        });
 
     [Fact]
     public async Task The_page_is_served_without_the_key_under_a_strict_policy_and_the_same_at_api_page()
