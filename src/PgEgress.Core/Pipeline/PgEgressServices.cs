@@ -36,7 +36,9 @@ public static class PgEgressServices
         services.AddSingleton<RegistryStore>();
         services.AddSingleton<PgEgressMeter>();
         services.AddSingleton<IngestProgress>();
+        services.AddSingleton<LagHistory>();
         services.AddSingleton<LagReader>();
+        services.AddSingleton<LagSampling>();
         services.AddSingleton<HealthSampler>();
         services.AddSingleton<StagingSignal>();
         services.AddSingleton<SliceConsumer>();
