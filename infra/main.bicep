@@ -92,6 +92,9 @@ param sliceMaxTransactions int = 10000
 @description('PgEgress__Slice__QuietAfterCommit: … or when, after a staged transaction, the stream has been quiet this long (low latency under light load). 00:00:00: off.')
 param sliceQuietAfterCommit string = '00:00:00.05'
 
+@description('PgEgress__Slice__MaxLatency: … or once the slice\'s first transaction has waited this long (bounds staging delay under a steady stream).')
+param sliceMaxLatency string = '00:00:01'
+
 @description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
 param sliceHeartbeatInterval string = '00:00:30'
 
@@ -420,6 +423,10 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Slice__QuietAfterCommit'
     value: sliceQuietAfterCommit
+  }
+  {
+    name: 'PgEgress__Slice__MaxLatency'
+    value: sliceMaxLatency
   }
   {
     name: 'PgEgress__Slice__HeartbeatInterval'

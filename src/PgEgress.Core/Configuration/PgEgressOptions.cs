@@ -95,6 +95,12 @@ public sealed class SliceOptions
     /// <summary>A slice also ends when, after at least one staged transaction, no message has come for this long (zero: off).</summary>
     public TimeSpan QuietAfterCommit { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// A slice ends at the first transaction boundary once its first transaction has waited this long: under a steady
+    /// stream (never quiet) a change is staged within about this time, at one segment per this time.
+    /// </summary>
+    public TimeSpan MaxLatency { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 

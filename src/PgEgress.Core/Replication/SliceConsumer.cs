@@ -72,6 +72,7 @@ public sealed class SliceConsumer(
         var skipTransaction = false;
         var seenAcknowledgeable = 0UL;
         var abandoned = false;
+        TimeSpan? firstStaged = null; // when the slice's first transaction was staged (its wait bounds the slice: MaxLatency)
         (uint Xid, DateTime CommitTime) begin = default;
         // Reload markers of the open transaction, and those of the slice's committed ones with their transaction's end LSN.
         var txnMarkers = new List<PgEgressMarker>();
@@ -97,13 +98,16 @@ public sealed class SliceConsumer(
                     abandoned = true;
                     break;
                 }
+                if (segment.TransactionCount > 0) firstStaged ??= clock.Elapsed;
                 if (!inTransaction && _streaming is null && (flushRequested || markers.Count > 0 || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
+                                       || clock.Elapsed - firstStaged >= options.Slice.MaxLatency
                                        || segment.Bytes >= options.Slice.MaxBytes || segment.TransactionCount >= options.Slice.MaxTransactions))
                     break;
                 // Inside a transaction, wait for its next message however long it takes (only stop ends the wait); outside
                 // one, until the slice's time bound. Only the remaining time is clamped: InfiniteTimeSpan is -1 ms, and clamping
                 // it to zero turned every wait for the network inside a transaction into a busy poll.
                 var remaining = options.Slice.MaxDuration - clock.Elapsed;
+                if (options.Slice.MaxLatency - (clock.Elapsed - firstStaged) is { } latencyLeft && latencyLeft < remaining) remaining = latencyLeft;
                 // Once a transaction is staged, a quiet stream ends the slice: under light load a change reaches the sinks
                 // within tens of milliseconds, under heavy load the stream is never quiet that long and slices stay large.
                 var quietEnds = !inTransaction && _streaming is null && segment.TransactionCount > 0 && options.Slice.QuietAfterCommit > TimeSpan.Zero;

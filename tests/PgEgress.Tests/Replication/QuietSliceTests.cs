@@ -9,7 +9,7 @@ namespace PgEgress.Tests.Replication;
 /// <summary>
 /// Slice:QuietAfterCommit: once a slice has staged a transaction, a quiet stream ends it, so under light load a commit is
 /// staged (and reaches the sinks) in tens of milliseconds rather than at the slice's time bound; a busy stream keeps the
-/// slice going, so segments stay large under load.
+/// slice going, so segments stay large under load, up to Slice:MaxLatency after its first transaction.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class QuietSliceTests(PostgresFixture pg, ITestOutputHelper output)
@@ -52,7 +52,28 @@ public sealed class QuietSliceTests(PostgresFixture pg, ITestOutputHelper output
     {
         await using var rig = await DurabilityRig.CreateAsync(pg, "quiet_busy");
         // A quiet time well above the gap between the writer's commits, so only a slow machine could end the slice early.
-        await using var pipeline = await StartAsync(rig, TimeSpan.FromMilliseconds(500), slice: TimeSpan.FromSeconds(2));
+        await using var pipeline = await StartAsync(rig, TimeSpan.FromMilliseconds(500), slice: TimeSpan.FromSeconds(2), latency: TimeSpan.FromSeconds(2));
+        var (result, elapsed) = await SliceUnderSteadyWriterAsync(rig, pipeline);
+
+        Assert.True(elapsed >= TimeSpan.FromSeconds(2), $"the busy slice ended after {elapsed}, before its 2 s bound");
+        Assert.True(result.Transactions > 10, $"only {result.Transactions} transaction(s) in a 2 s slice with a commit every 20 ms");
+    }
+
+    [Fact]
+    public async Task A_steady_stream_is_staged_once_the_first_transaction_has_waited_MaxLatency()
+    {
+        await using var rig = await DurabilityRig.CreateAsync(pg, "quiet_latency");
+        await using var pipeline = await StartAsync(rig, TimeSpan.FromMilliseconds(500), latency: TimeSpan.FromSeconds(1));
+        var (result, elapsed) = await SliceUnderSteadyWriterAsync(rig, pipeline);
+
+        // The slice began before the first commit, so it lasts MaxLatency plus that wait; far below its 20 s bound.
+        Assert.True(elapsed >= TimeSpan.FromSeconds(1) && elapsed < TimeSpan.FromSeconds(8), $"the steady slice ended after {elapsed} (MaxLatency 1 s, bound {LongSlice})");
+        Assert.True(result.Transactions > 10, $"only {result.Transactions} transaction(s) with a commit every 20 ms");
+    }
+
+    /// <summary>One slice while a writer commits a row every 20 ms (never quiet for the tests' quiet times).</summary>
+    private async Task<(PgEgress.Core.Replication.SliceResult Result, TimeSpan Elapsed)> SliceUnderSteadyWriterAsync(DurabilityRig rig, InProcessPipeline pipeline)
+    {
         await using var consumer = pipeline.NewSliceConsumer();
         using var stop = new CancellationTokenSource();
         var writes = 0;
@@ -71,17 +92,16 @@ public sealed class QuietSliceTests(PostgresFixture pg, ITestOutputHelper output
         await stop.CancelAsync();
         await writer;
         output.WriteLine($"slice of {result.Transactions} transaction(s) in {elapsed.TotalMilliseconds:0} ms; {writes} commits written");
-
-        Assert.True(elapsed >= TimeSpan.FromSeconds(2), $"the busy slice ended after {elapsed}, before its 2 s bound");
-        Assert.True(result.Transactions > 10, $"only {result.Transactions} transaction(s) in a 2 s slice with a commit every 20 ms");
+        return (result, elapsed);
     }
 
-    private static async Task<InProcessPipeline> StartAsync(DurabilityRig rig, TimeSpan quiet, TimeSpan? slice = null)
+    private static async Task<InProcessPipeline> StartAsync(DurabilityRig rig, TimeSpan quiet, TimeSpan? slice = null, TimeSpan? latency = null)
     {
         var options = InProcessPipeline.DefaultOptions(rig.ConnectionString, rig.Output);
         options.Source.Slot = rig.Slot;
         options.Slice.MaxDuration = slice ?? LongSlice;
         options.Slice.QuietAfterCommit = quiet;
+        options.Slice.MaxLatency = latency ?? LongSlice;
         return await InProcessPipeline.StartAsync(options, ingest: false);
     }
 }
