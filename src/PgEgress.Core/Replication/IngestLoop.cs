@@ -20,7 +20,7 @@ public sealed class IngestLoop(SliceConsumer consumer, IngestProgress progress, 
         if (FailureClassifier.Classify(e) == FailureKind.Transient)
             logger.LogError(e, "Slice failed (attempt {Attempt}); retrying in {Delay}", attempt, delay);
         else if (changed)
-            logger.LogError(e, "Slice failed permanently (attempt {Attempt}): {Reason}; retrying every {Delay} or less until an operator fixes it", attempt, e.Message, delay);
+            logger.LogError(e, "Slice failed permanently (attempt {Attempt}): {Reason}; retrying in {Delay}, less often after, until an operator fixes it", attempt, e.Message, delay);
         else
             logger.LogDebug("Slice failed again (attempt {Attempt}, same permanent failure); retrying in {Delay}", attempt, delay);
     });

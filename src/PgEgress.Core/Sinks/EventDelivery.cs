@@ -56,7 +56,7 @@ public sealed class EventDelivery
                     _metrics.AddRetried();
                     var why = args.Outcome.Exception?.Message ?? $"HTTP {(int)args.Outcome.Result!.StatusCode}";
                     if (_metrics.Failed(why, KindOf(args.Outcome)) && KindOf(args.Outcome) == FailureKind.Permanent)
-                        _logger.LogError("Sink {Sink}: {Reason}, a permanent failure; retrying every {Delay} or less until it is fixed", _sink, why, args.RetryDelay);
+                        _logger.LogError("Sink {Sink}: {Reason}, a permanent failure; retrying in {Delay}, less often after, until it is fixed", _sink, why, args.RetryDelay);
                     args.Outcome.Result?.Dispose();
                     return default;
                 },

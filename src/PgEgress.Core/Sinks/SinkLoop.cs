@@ -27,7 +27,7 @@ public sealed class SinkLoop(ISinkRunner runner, HealthOptions health, ILogger l
         else if (_loggedPermanent != e.Message)
         {
             _loggedPermanent = e.Message;
-            logger.LogError(e, "Sink {Sink}: slice failed permanently (attempt {Attempt}): {Reason}; retrying every {Delay} or less until it is fixed",
+            logger.LogError(e, "Sink {Sink}: slice failed permanently (attempt {Attempt}): {Reason}; retrying in {Delay}, less often after, until it is fixed",
                 runner.Name, attempt, e.Message, delay);
         }
     });

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Npgsql;
 using PgEgress.Tests.HostProcess;
 using PgEgress.Tests.Pipeline;
+using PgEgress.Tests.Sinks;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
@@ -157,6 +159,42 @@ public sealed class PermanentFailureReadinessTests(PasswordClusterFixture fixtur
         var back = await ReadyUntilAsync(http, r => r.Status == HttpStatusCode.OK, "ready again once the grant is back");
         Assert.Equal((true, "no component failing"), back.Checks["errors"]);
         Assert.False(host.HasExited);
+    }
+
+    [Fact]
+    public async Task A_sink_answered_401_turns_ready_503_naming_the_sink_and_the_right_key_clears_it()
+    {
+        var status = StatusCodes.Status401Unauthorized;
+        await using var receiver = await LoopbackReceiver.StartAsync(context =>
+        {
+            context.Response.StatusCode = Volatile.Read(ref status);
+            return Task.CompletedTask;
+        });
+        var (cs, _) = await LeastPrivilegeSourceAsync(fixture.Cluster, "pf_sink");
+        var settings = HostSettings.For(cs, _root, apiKey: Key);
+        settings["PgEgress__Health__PermanentRetryMaxDelay"] = "00:00:05";
+        settings["PgEgress__Sinks__hook__Kind"] = "Http";
+        settings["PgEgress__Sinks__hook__Url"] = receiver.Url + "/hook";
+        settings["PgEgress__Sinks__hook__RetryDelay"] = "00:00:00.050";
+        settings["PgEgress__Sinks__hook__MaxRetryDelay"] = "00:00:00.200";
+        await using var host = HostProcess.HostProcess.Start(settings);
+        using var http = new HttpClient { BaseAddress = new Uri(await host.WaitListeningAsync(Patience)), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Add("x-functions-key", Key);
+        await fixture.Cluster.ExecuteAsync("INSERT INTO app.items VALUES (1, 'one')", new NpgsqlConnectionStringBuilder(cs).Database);
+
+        var refused = await ReadyUntilAsync(http,
+            r => r.Checks["errors"] is { Ok: false } e && e.Detail.Contains("sink:hook: permanent since", StringComparison.Ordinal),
+            "the sink's 401 as a permanent error");
+        output.WriteLine(refused.Body);
+        Assert.Contains("HTTP 401", refused.Checks["errors"].Detail);
+
+        // The endpoint takes the key now (as after fixing PgEgress__Sinks__hook__Headers): the next attempt, within 5 s, delivers.
+        Volatile.Write(ref status, StatusCodes.Status200OK);
+        await ReadyUntilAsync(http, r => r.Status == HttpStatusCode.OK, "ready again once the endpoint takes the events");
+        using var answer = await http.GetAsync("/api/status");
+        var sink = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("sinks").EnumerateArray().Single();
+        Assert.Equal(1, sink.GetProperty("delivered").GetInt64());
+        Assert.Equal("permanent", sink.GetProperty("last_error_kind").GetString());
     }
 
     [Fact]
