@@ -111,6 +111,13 @@ public sealed class PermanentFailureReadinessTests(PasswordClusterFixture fixtur
         Assert.False(refused.Checks["errors"].Ok);
         Assert.Contains($"password authentication failed for user \"{role}\"", refused.Checks["errors"].Detail);
         Assert.DoesNotContain(Password, refused.Body);
+        using (var status = await http.GetAsync("/api/status"))
+        {
+            // Status needs the source, which refuses this process too: 503 with the reason, not a 500.
+            var problem = await status.Content.ReadAsStringAsync();
+            Assert.True(status.StatusCode == HttpStatusCode.ServiceUnavailable, problem);
+            Assert.Contains("password authentication failed", problem);
+        }
         var again = await ReadyUntilAsync(http, r => IngestRefusals(r) > IngestRefusals(refused), "another refused attempt");
         output.WriteLine(again.Checks["errors"].Detail);
         // Logged once for both attempts, not once per attempt.
