@@ -10,6 +10,7 @@ using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
+using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Pipeline;
@@ -37,8 +38,11 @@ public static class PgEgressServices
         services.AddSingleton<PgEgressMeter>();
         services.AddSingleton<ComponentFailures>();
         services.AddSingleton<IngestProgress>();
+        services.AddSingleton<LagHistory>();
         services.AddSingleton<LagReader>();
+        services.AddSingleton<LagSampling>();
         services.AddSingleton<HealthSampler>();
+        services.AddSingleton<StagingSignal>();
         services.AddSingleton<SliceConsumer>();
         services.AddSingleton<IngestLoop>();
         services.AddSingleton<BatchFlusher>();
