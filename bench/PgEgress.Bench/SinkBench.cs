@@ -302,7 +302,7 @@ public static class SinkBench
                 lock (sliceLog) sliceLog.Add((slice, returned));
             }
         }, CancellationToken.None);
-        var sink = Task.Run(() => new SinkLoop(runners.For(LatencySink)!, loggers.CreateLogger(LatencySink)).RunAsync(stop.Token), CancellationToken.None);
+        var sink = Task.Run(() => new SinkLoop(runners.For(LatencySink)!, options.Health, loggers.CreateLogger(LatencySink)).RunAsync(stop.Token), CancellationToken.None);
 
         // The latency sink was created with the others at 0/0: let it read past the staged log (none of it is its table's).
         var catchUp = Stopwatch.StartNew();

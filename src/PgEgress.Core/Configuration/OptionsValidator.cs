@@ -1,6 +1,7 @@
 using PgEgress.Core.Domain;
 using System.Text;
 using Npgsql;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Replication;
 
 namespace PgEgress.Core.Configuration;
@@ -81,6 +82,8 @@ public static class OptionsValidator
 
         if (o.Health.MaxLag < TimeSpan.Zero) errors.Add($"{s}:Health:MaxLag must not be negative (00:00:00 turns the check off)");
         if (o.Health.MaxLagBytes < 0) errors.Add($"{s}:Health:MaxLagBytes must not be negative (0 turns the check off)");
+        if (o.Health.PermanentRetryMaxDelay < FailureClassifier.PermanentFirstDelay)
+            errors.Add($"{s}:Health:PermanentRetryMaxDelay must be at least {FailureClassifier.PermanentFirstDelay} (the first pause after a permanent failure)");
         ValidateDurable(o.Durable, errors);
 
         if (o.Api.Key.Length is > 0 and < MinApiKeyLength)

@@ -169,4 +169,10 @@ public sealed class HealthOptions
 
     /// <summary>/api/ready answers 503 when ingest, the flush or a sink has more WAL than this (bytes) to catch up. Zero: off.</summary>
     public long MaxLagBytes { get; set; }
+
+    /// <summary>
+    /// The longest pause between two attempts of a component whose failure is permanent (login refused, privilege
+    /// missing, object gone): from 5 s, doubling, up to this. Transient failures keep their own, shorter back-off.
+    /// </summary>
+    public TimeSpan PermanentRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -34,7 +34,7 @@ public sealed class PgEgressMeter : IDisposable
         _delivery = _meter.CreateHistogram<double>("pgegress.sink.delivery.latency", "s", "From the source commit to delivery, per delivered batch (its oldest commit), per sink.");
         _reloadRows = _meter.CreateCounter<long>("pgegress.reload.rows", "{row}", "Rows exported by reloads and initial loads, per table.");
         _reload = _meter.CreateHistogram<double>("pgegress.reload.duration", "s", "From the start of an export round to the table's reload file being registered, per table.");
-        _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failures by kind (ingest, flush, reload, sink); each is retried.");
+        _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failed attempts by kind (ingest, flush, reload, sink) and class (transient, permanent); each is retried.");
     }
 
     /// <summary>For the observable gauges of <see cref="Health.HealthSampler"/>, which read a sample instead of querying per scrape.</summary>
@@ -77,7 +77,9 @@ public sealed class PgEgressMeter : IDisposable
         _reload.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("table", table));
     }
 
-    public void Error(string kind) => _errors.Add(1, new KeyValuePair<string, object?>("kind", kind));
+    /// <param name="class">transient or permanent (<see cref="Pipeline.FailureClassifier"/>).</param>
+    public void Error(string kind, string @class) =>
+        _errors.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("class", @class));
 
     private static KeyValuePair<string, object?> Sink(string sink) => new("sink", sink);
 

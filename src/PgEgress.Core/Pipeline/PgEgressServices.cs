@@ -24,6 +24,7 @@ public static class PgEgressServices
         services.AddSingleton(options);
         services.AddSingleton(options.Source);
         services.AddSingleton(options.Batch);
+        services.AddSingleton(options.Health);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ShutdownBudget>();
         services.AddSingleton(_ =>
@@ -35,6 +36,7 @@ public static class PgEgressServices
         services.AddSingleton(sp => ObjectStoreFactory.Create(options.Storage, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<RegistryStore>();
         services.AddSingleton<PgEgressMeter>();
+        services.AddSingleton<ComponentFailures>();
         services.AddSingleton<IngestProgress>();
         services.AddSingleton<LagHistory>();
         services.AddSingleton<LagReader>();

@@ -171,7 +171,7 @@ public sealed class EventSinkRunner(
         catch (Exception e)
         {
             // Stop the slice: the reader must not wait on a queue nobody empties. The cursor stays before these events.
-            metrics.Failed(e.Message);
+            metrics.Failed(e);
             logger.LogError(e, "Sink {Sink}: delivery failed; its events are delivered again from the cursor", name);
             await stop.CancelAsync();
             throw;

@@ -96,7 +96,7 @@ public sealed class PostgresSinkRunner(
         }
         catch (Exception e)
         {
-            metrics.Failed(e.Message);
+            metrics.Failed(e);
             logger.LogError(e, "Sink {Sink}: applying to the target failed; it resumes from the target's cursor", name);
             throw;
         }

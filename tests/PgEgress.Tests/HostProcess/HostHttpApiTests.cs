@@ -228,7 +228,7 @@ public sealed class HostHttpApiTests(RunningHostFixture fx) : IClassFixture<Runn
         var (okStatus, _, ok) = await SendAsync(Request(HttpMethod.Get, "/api/ready", RunningHostFixture.Key));
         Assert.Equal(HttpStatusCode.OK, okStatus);
         Assert.True(ok.GetProperty("ready").GetBoolean());
-        Assert.Equal(["flush", "slot", "source", "store"], ok.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
+        Assert.Equal(["errors", "flush", "slot", "source", "store"], ok.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
         Assert.All(ok.GetProperty("checks").EnumerateArray(), c => Assert.True(c.GetProperty("ok").GetBoolean()));
 
         // The tests run as root, where permissions do not stop writes; a plain file where the folder was does.
