@@ -15,7 +15,7 @@ public sealed class PgEgressMeter : IDisposable
 
     private readonly Meter _meter = new(Name);
     private readonly Counter<long> _changes, _transactions, _stagedBytes, _flushRows, _flushBytes, _flushFiles;
-    private readonly Counter<long> _delivered, _retried, _deadLettered, _reloadRows, _errors;
+    private readonly Counter<long> _delivered, _retried, _deadLettered, _reloadRows, _errors, _feedRequests, _feedRecords, _notifications;
     private readonly Histogram<double> _slice, _flush, _delivery, _reload;
 
     public PgEgressMeter()
@@ -34,6 +34,9 @@ public sealed class PgEgressMeter : IDisposable
         _delivery = _meter.CreateHistogram<double>("pgegress.sink.delivery.latency", "s", "From the source commit to delivery, per delivered batch (its oldest commit), per sink.");
         _reloadRows = _meter.CreateCounter<long>("pgegress.reload.rows", "{row}", "Rows exported by reloads and initial loads, per table.");
         _reload = _meter.CreateHistogram<double>("pgegress.reload.duration", "s", "From the start of an export round to the table's reload file being registered, per table.");
+        _feedRequests = _meter.CreateCounter<long>("pgegress.clients.feed.requests", "{request}", "Change-feed reads (GET /api/clients/{id}/changes) answered.");
+        _feedRecords = _meter.CreateCounter<long>("pgegress.clients.feed.records", "{change}", "Changes served by the change feed to all clients.");
+        _notifications = _meter.CreateCounter<long>("pgegress.clients.notifications", "{event}", "Notification events sent to clients (Server-Sent Events).");
         _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failures by kind (ingest, flush, reload, sink); each is retried.");
     }
 
@@ -76,6 +79,14 @@ public sealed class PgEgressMeter : IDisposable
         _reloadRows.Add(rows, new KeyValuePair<string, object?>("table", table));
         _reload.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("table", table));
     }
+
+    public void FeedServed(int changes)
+    {
+        _feedRequests.Add(1);
+        _feedRecords.Add(changes);
+    }
+
+    public void ClientNotified() => _notifications.Add(1);
 
     public void Error(string kind) => _errors.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
