@@ -86,6 +86,10 @@ public sealed class ClientStore(NpgsqlDataSource source)
     /// <summary>Every client of the slot, oldest registration first.</summary>
     public Task<List<ClientRecord>> ListAsync(string slot, CancellationToken ct) => QueryAsync("WHERE c.slot = $1 ORDER BY c.created_at, c.id", ct, slot);
 
+    /// <summary>Every client of the slot as the API shows it, lag measured against <paramref name="staged"/>.</summary>
+    public async Task<List<ClientStatus>> StatusesAsync(string slot, ulong staged, DateTime now, CancellationToken ct) =>
+        [.. (await ListAsync(slot, ct)).Select(c => ClientStatus.From(c, staged, now))];
+
     private async Task<List<ClientRecord>> QueryAsync(string where, CancellationToken ct, params object[] args)
     {
         await using var cmd = source.CreateCommand($"{Select} {where}");

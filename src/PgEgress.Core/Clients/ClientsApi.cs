@@ -60,15 +60,8 @@ public sealed class ClientsApi(ClientStore clients, ClientFeed feed, ClientEvent
     }
 
     /// <summary><c>GET /api/clients</c>: every client of the pipeline, ended ones included.</summary>
-    public Task<ApiReply> ListAsync(CancellationToken ct) => FromSourceAsync(async () => ApiReply.Json(new { clients = await StatusesAsync(ct) }));
-
-    /// <summary>The clients as <c>/api/status</c> lists them.</summary>
-    public async Task<List<ClientStatus>> StatusesAsync(CancellationToken ct)
-    {
-        var staged = await registry.GetStagedLsnAsync(Slot, ct);
-        var now = clock.GetUtcNow().UtcDateTime;
-        return [.. (await clients.ListAsync(Slot, ct)).Select(c => ClientStatus.From(c, staged, now))];
-    }
+    public Task<ApiReply> ListAsync(CancellationToken ct) => FromSourceAsync(async () =>
+        ApiReply.Json(new { clients = await clients.StatusesAsync(Slot, await registry.GetStagedLsnAsync(Slot, ct), clock.GetUtcNow().UtcDateTime, ct) }));
 
     /// <summary><c>GET /api/clients/{id}</c>: cursor, lag, last seen, state.</summary>
     public Task<ApiReply> GetAsync(string id, CancellationToken ct) => FromSourceAsync(async () =>
