@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using PgEgress.Core.Output;
 using PgEgress.Tests.Fixtures;
+using PgEgress.Tests.Health;
 using Xunit.Abstractions;
 
 namespace PgEgress.Tests.Clients;
@@ -224,5 +225,35 @@ public sealed class ClientFeedTests(FeedHostFixture fx, ITestOutputHelper output
             }
         }
         throw new InvalidOperationException("the event stream ended without an event");
+    }
+
+    [Fact]
+    public async Task Metrics_count_feed_requests_records_served_and_clients_by_state_with_each_active_clients_lag()
+    {
+        var client = await H.RegisterAsync("""{"name":"measured","tables":["app.quiet"]}""");
+        var gone = await H.RegisterAsync("""{"name":"gone"}""");
+        await H.SendAsync(H.Operator(HttpMethod.Delete, $"/api/clients/{gone.Id}"));
+        for (var i = 0; i < 3; i++) await H.ExecAsync($"INSERT INTO app.quiet VALUES ({8000 + i})");
+        var got = await ReadUntilAsync(client, 3);
+
+        double Sum(Dictionary<string, PrometheusText.Family> f, string name, string? label = null, string? value = null) =>
+            f.Values.SelectMany(x => x.Samples).Where(x => x.Name == name && (label is null || x.Labels.GetValueOrDefault(label) == value)).Sum(x => x.Value);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        Dictionary<string, PrometheusText.Family> families;
+        while (true)
+        {
+            using var response = await H.Http.SendAsync(H.Operator(HttpMethod.Get, "/metrics"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            families = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+            if (families.ContainsKey("pgegress_client_lag_bytes") && families.Values.SelectMany(f => f.Samples).Any(x => x.Name == "pgegress_client_lag_bytes" && x.Labels.GetValueOrDefault("client") == client.Id)
+                && Sum(families, "pgegress_clients", "state", "disconnected") >= 1) break;
+            Assert.True(DateTime.UtcNow < deadline, "the client gauges did not appear");
+            await Task.Delay(250);
+        }
+        Assert.True(Sum(families, "pgegress_clients_feed_records_total") >= got.Count);
+        Assert.True(Sum(families, "pgegress_clients_feed_requests_total") >= 1);
+        Assert.True(Sum(families, "pgegress_clients", "state", "active") >= 1);
+        Assert.False(families.Values.SelectMany(f => f.Samples).Any(x => x.Name == "pgegress_client_lag_bytes" && x.Labels.GetValueOrDefault("client") == gone.Id),
+            "a disconnected client has no cursor and no lag");
     }
 }
