@@ -104,6 +104,14 @@ public sealed class ApiParityTests(PostgresFixture pg) : IDisposable
         var again = await Compare("POST", "tables/" + Uri.EscapeDataString("\"Sales\".\"Order\"") + "/reload");
         Assert.Equal(JsonNode.Parse(created.Body)!["id"]!.ToJsonString(), again!["id"]!.ToJsonString());
         await Compare("GET", "operations/" + again["id"]);
+        await Compare("GET", "clients");
+        await Compare("POST", "clients");
+        await Compare("GET", "clients/0123456789abcdef");
+        await Compare("DELETE", "clients/0123456789abcdef");
+        await Compare("GET", "clients/0123456789abcdef/changes");
+        await Compare("POST", "clients/0123456789abcdef/ping");
+        await Compare("POST", "clients/0123456789abcdef/ack");
+        await Compare("GET", "clients/0123456789abcdef/events");
         await Compare("GET", "status");
 
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
