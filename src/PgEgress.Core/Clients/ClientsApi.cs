@@ -107,12 +107,10 @@ public sealed class ClientsApi(ClientStore clients, ClientFeed feed, ClientEvent
         var format = accept?.Contains("application/x-ndjson", StringComparison.OrdinalIgnoreCase) == true ? FeedFormat.NdJson : FeedFormat.Json;
         try
         {
-            var (found, refusal) = await AuthenticateAsync(id, authorization, ct);
+            var (found, start, refusal) = await OpenAsync(id, authorization, from, ct);
             if (refusal is not null) return (refusal, null);
             var client = found!;
-            var offset = from ?? new FeedOffset(client.Cursor!.Value);
-            if (await CheckOffsetAsync(client, offset, ct) is { } bad) return (bad, null);
-            await clients.TouchAsync(Slot, client.Id, ct);
+            var offset = start;
             var deadline = clock.GetUtcNow() + TimeSpan.FromSeconds(waitSeconds);
             while (true)
             {
@@ -174,12 +172,10 @@ public sealed class ClientsApi(ClientStore clients, ClientFeed feed, ClientEvent
             return (ApiReply.Fail(400, $"Last-Event-ID '{lastEventId}' is not an offset of this feed"), null);
         try
         {
-            var (found, refusal) = await AuthenticateAsync(id, authorization, ct);
+            var (found, start, refusal) = await OpenAsync(id, authorization, from, ct);
             if (refusal is not null) return (refusal, null);
             var client = found!;
-            var offset = from ?? new FeedOffset(client.Cursor!.Value);
-            if (await CheckOffsetAsync(client, offset, ct) is { } bad) return (bad, null);
-            await clients.TouchAsync(Slot, client.Id, ct);
+            var offset = start;
             var headers = new Dictionary<string, string> { ["Cache-Control"] = "no-cache,no-store", ["X-Accel-Buffering"] = "no" };
             return (null, new StreamReply(200, "text/event-stream", headers, async (body, token) =>
             {
@@ -209,6 +205,17 @@ public sealed class ClientsApi(ClientStore clients, ClientFeed feed, ClientEvent
     private static ApiReply Ended(ClientRecord client) => ApiReply.Fail(410,
         $"client {client.Id} is {client.State} ({client.StateReason ?? "ended"}) and has no cursor any more: register again (start \"now\"), "
         + "then re-sync its tables from a reload file (POST /api/tables/{table}/reload); changes the reload already holds may repeat, none are missed");
+
+    /// <summary>An authenticated feed read from <paramref name="from"/> (default: the client's cursor), the client now seen; else the refusal.</summary>
+    private async Task<(ClientRecord? Client, FeedOffset From, ApiReply? Refusal)> OpenAsync(string id, string? authorization, FeedOffset? from, CancellationToken ct)
+    {
+        var (client, refusal) = await AuthenticateAsync(id, authorization, ct);
+        if (refusal is not null) return (null, default, refusal);
+        var offset = from ?? new FeedOffset(client!.Cursor!.Value);
+        if (await CheckOffsetAsync(client!, offset, ct) is { } bad) return (null, default, bad);
+        await clients.TouchAsync(Slot, client!.Id, ct);
+        return (client, offset, null);
+    }
 
     /// <summary>The client, when the id names one, the secret is its own and it is active; else the refusal.</summary>
     private async Task<(ClientRecord? Client, ApiReply? Refusal)> AuthenticateAsync(string id, string? authorization, CancellationToken ct)

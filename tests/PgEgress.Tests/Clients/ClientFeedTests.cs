@@ -111,7 +111,7 @@ public sealed class ClientFeedTests(FeedHostFixture fx, ITestOutputHelper output
     {
         var client = await H.RegisterAsync("""{"name":"repeat","tables":["app.quiet"]}""");
         for (var i = 1; i <= 20; i++) await H.ExecAsync($"INSERT INTO app.quiet VALUES ({i})");
-        var first = await ReadUntilAsync(client, 20);
+        var first = await H.ReadUntilAsync(client, client.Cursor, 20);
         var again = await H.ReadAsync(client, client.Cursor, limit: 10_000);
         var implicitCursor = await H.ReadAsync(client, limit: 10_000);
         Assert.Equal(20, again.Changes.Count);
@@ -127,21 +127,6 @@ public sealed class ClientFeedTests(FeedHostFixture fx, ITestOutputHelper output
         var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(again.Changes.Select(c => c.GetRawText()), lines.Select(l => JsonDocument.Parse(l).RootElement.GetRawText()));
         Assert.Equal(again.Next, response.Headers.GetValues("PgEgress-Next-Offset").Single());
-    }
-
-    private async Task<List<JsonElement>> ReadUntilAsync(Client client, int count)
-    {
-        var got = new List<JsonElement>();
-        var after = client.Cursor;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (got.Count < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"only {got.Count} of {count} changes arrived");
-            var page = await H.ReadAsync(client, after, wait: 2);
-            got.AddRange(page.Changes);
-            after = page.Next;
-        }
-        return got;
     }
 
     [Fact]
@@ -234,7 +219,7 @@ public sealed class ClientFeedTests(FeedHostFixture fx, ITestOutputHelper output
         var gone = await H.RegisterAsync("""{"name":"gone"}""");
         await H.SendAsync(H.Operator(HttpMethod.Delete, $"/api/clients/{gone.Id}"));
         for (var i = 0; i < 3; i++) await H.ExecAsync($"INSERT INTO app.quiet VALUES ({8000 + i})");
-        var got = await ReadUntilAsync(client, 3);
+        var got = await H.ReadUntilAsync(client, client.Cursor, 3);
 
         double Sum(Dictionary<string, PrometheusText.Family> f, string name, string? label = null, string? value = null) =>
             f.Values.SelectMany(x => x.Samples).Where(x => x.Name == name && (label is null || x.Labels.GetValueOrDefault(label) == value)).Sum(x => x.Value);

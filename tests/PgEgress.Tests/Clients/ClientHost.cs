@@ -115,6 +115,21 @@ public sealed class ClientHost : IAsyncDisposable
         return new Page(200, [.. body.GetProperty("changes").EnumerateArray().Select(e => e.Clone())], header!, text);
     }
 
+    /// <summary>Long-polls from <paramref name="after"/> until <paramref name="count"/> changes have arrived (30 s at most).</summary>
+    public async Task<List<JsonElement>> ReadUntilAsync(Client client, string after, int count)
+    {
+        var got = new List<JsonElement>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (got.Count < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only {got.Count} of {count} changes arrived");
+            var page = await ReadAsync(client, after, wait: 2);
+            got.AddRange(page.Changes);
+            after = page.Next;
+        }
+        return got;
+    }
+
     public async Task AckAsync(Client client, string offset)
     {
         var (status, body, _) = await SendAsync(AsClient(HttpMethod.Post, $"/api/clients/{client.Id}/ack", client.Secret, $$"""{"offset":"{{offset}}"}"""));

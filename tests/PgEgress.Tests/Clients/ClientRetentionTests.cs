@@ -14,20 +14,6 @@ public sealed class ClientRetentionTests(PostgresFixture pg)
 {
     private const string Schema = "CREATE TABLE app.t (id int PRIMARY KEY, note text);";
 
-    private static async Task<List<JsonElement>> ReadUntilAsync(ClientHost h, Client client, string after, int count)
-    {
-        var got = new List<JsonElement>();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (got.Count < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"only {got.Count} of {count} changes arrived");
-            var page = await h.ReadAsync(client, after, wait: 2);
-            got.AddRange(page.Changes);
-            after = page.Next;
-        }
-        return got;
-    }
-
     private static int Id(JsonElement change) => change.GetProperty("key").GetProperty("id").GetInt32();
 
     private static Task<long> SegmentsAsync(ClientHost h) => h.ScalarAsync<long>($"SELECT count(*) FROM cdc_registry.segments WHERE slot = '{h.Slot}'");
@@ -38,7 +24,7 @@ public sealed class ClientRetentionTests(PostgresFixture pg)
         await using var h = await ClientHost.StartAsync(pg, Schema);
         var client = await h.RegisterAsync("""{"name":"resumer"}""");
         for (var i = 1; i <= 60; i++) await h.ExecAsync($"INSERT INTO app.t VALUES ({i}, 'row {i}')");
-        var all = await ReadUntilAsync(h, client, client.Cursor, 60);
+        var all = await h.ReadUntilAsync(client, client.Cursor, 60);
         Assert.Equal(Enumerable.Range(1, 60), all.Select(Id));
 
         // Acknowledge the first 30 (one transaction each): read exactly up to them and ack that page's next.
