@@ -36,7 +36,7 @@ public sealed class ClientFeed(StagedLog log, PgEgressOptions options)
                 json.WriteStartObject();
                 json.WriteStartArray("changes");
             }
-            int changes = 0, transactions = 0;
+            var changes = 0;
             var last = await log.ReadAsync(slot, after.Lsn, (_, events) =>
             {
                 var taken = 0;
@@ -54,7 +54,6 @@ public sealed class ClientFeed(StagedLog log, PgEgressOptions options)
                     taken++;
                 }
                 changes += taken;
-                if (taken > 0) transactions++;
                 return Task.FromResult(changes < limit);
             }, ct);
             var next = new FeedOffset(last);
@@ -65,7 +64,7 @@ public sealed class ClientFeed(StagedLog log, PgEgressOptions options)
                 json.WriteEndObject();
             }
             await json.FlushAsync(ct);
-            return new FeedPage(body, format, next, changes, transactions);
+            return new FeedPage(body, format, next, changes);
         }
         catch
         {

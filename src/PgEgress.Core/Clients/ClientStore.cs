@@ -30,16 +30,25 @@ public sealed class ClientStore(NpgsqlDataSource source)
     }
 
     /// <summary>
-    /// Registers a client and its cursor in one transaction. The cursor starts at <paramref name="start"/>: "now" (the
+    /// Registers a client and its cursor in one transaction. The cursor starts at the registration's start: "now" (the
     /// staged position), "earliest" (the lowest cursor of the slot: everything still staged) or an explicit LSN, which
-    /// must not be below that lowest cursor (older segments may be deleted already). Returns the cursor, or null with the
-    /// lowest cursor when the LSN is below it (nothing is written then).
+    /// must not be below that lowest cursor (older segments may be deleted already); those two wait for a running flush.
+    /// Returns the cursor, or null with the lowest cursor when the LSN is below it (nothing is written then).
     /// </summary>
     public async Task<(ulong? Cursor, ulong Earliest)> RegisterAsync(string slot, ClientId id, ClientRegistration registration, string secretSha256,
         TimeSpan ttl, CancellationToken ct)
     {
         await using var conn = await source.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
+        if (registration.StartKind != "now")
+        {
+            // A start at the lowest cursor must not race the flush's deletion: were that cursor released meanwhile
+            // (a client ending), a flush could delete past it before this one is visible. The flush holds this lock
+            // throughout, so the registration waits for a running flush and none starts before it commits.
+            await using var wait = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext($1))", conn, tx) { CommandTimeout = 0 };
+            wait.Parameters.Add(new() { Value = Batching.BatchFlusher.LockKey(slot) });
+            await wait.ExecuteNonQueryAsync(ct);
+        }
         ulong? cursor;
         ulong earliest;
         await using (var cmd = new NpgsqlCommand("""
