@@ -559,7 +559,6 @@ public static class RegistryMigrations
                 state           text        NOT NULL DEFAULT 'active'
                                             CHECK (state IN ('active', 'expired', 'lagging-expired', 'disconnected')),
                 state_reason    text,
-                callback_url    text,
                 created_at      timestamptz NOT NULL DEFAULT now(),
                 last_seen       timestamptz NOT NULL DEFAULT now(),
                 ended_at        timestamptz
