@@ -1,12 +1,13 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|clients [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments|clients [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
            PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
+           PgEgress.Bench segments [--seconds N] [--keep]
            PgEgress.Bench clients [--events N] [--runs N]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
@@ -22,6 +23,8 @@ const string Usage = """
       slices   one transaction of --rows rows (default 500000) open across 1 s slices while small commits go on: a new
                replication session per slice (the old ConsumeSlice activity) vs one kept session (SliceRun); walsender
                CPU and time from the commit until it is staged.
+      segments what Slice:QuietAfterCommit costs: segments (objects and registry rows) per minute, transactions per
+               segment and commit → staged at 100, 1,000 and 10,000 changes/s, folder store and Azurite, vs it off.
 
       clients  the client change feed (ClientsApi, without Kestrel): one client and 20 at once reading a staged change
                set vs the staged log read directly; commit → long-poll answer latency at 1,000 changes/s.
@@ -32,7 +35,8 @@ const string Usage = """
       --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
                         sinks-txn: rows of the one transaction (default 100000)
       --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
-      --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted)
+      --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted);
+                        segments: how long each scenario's writer runs (default 30)
       --hold S          slices: seconds the transaction stays open after its last insert (default 10)
       --runs N          runs of each contender, alternating (default 3)
       --keep            keep the work folder (staged segments, exported files) instead of deleting it
@@ -43,7 +47,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "clients"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments" or "clients"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -54,6 +58,7 @@ var reload = new ReloadSettings();
 var sinks = new SinkSettings();
 var sinksTxn = new SinkTransactionSettings();
 var slices = new SliceSettings();
+var segments = new SegmentRateSettings();
 var clients = new ClientSettings();
 for (var i = 1; i < args.Length; i++)
 {
@@ -80,6 +85,7 @@ for (var i = 1; i < args.Length; i++)
             case "--hold" when args[0] == "slices": slices = slices with { Hold = checked((int)Number("--hold", min: 0)) }; break;
             case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
             case "--seconds" when args[0] == "sinks": sinks = sinks with { Seconds = checked((int)Number("--seconds")) }; break;
+            case "--seconds" when args[0] == "segments": segments = segments with { Seconds = checked((int)Number("--seconds")) }; break;
             case "--runs":
                 var runs = checked((int)Number("--runs"));
                 (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
@@ -87,8 +93,8 @@ for (var i = 1; i < args.Length; i++)
                 clients = clients with { Runs = runs };
                 break;
             case "--keep":
-                (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
-                    sinksTxn with { Keep = true }, slices with { Keep = true });
+                (ingest, reload, sinks, sinksTxn, slices, segments) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
+                    sinksTxn with { Keep = true }, slices with { Keep = true }, segments with { Keep = true });
                 break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
         }
@@ -121,6 +127,7 @@ if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
 else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
+else if (args[0] == "slices") await SliceBench.RunAsync(slices, cancel.Token);
 else if (args[0] == "clients") await ClientBench.RunAsync(clients, cancel.Token);
-else await SliceBench.RunAsync(slices, cancel.Token);
+else await SegmentRateBench.RunAsync(segments, cancel.Token);
 return 0;

@@ -40,6 +40,7 @@ try
     builder.Services.AddHostedService<FlushService>();
     builder.Services.AddHostedService<ReloadService>();
     builder.Services.AddHostedService<SinkService>();
+    builder.Services.AddHostedService<LagSamplingService>();
     builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
     builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 

@@ -66,6 +66,10 @@ public static class OptionsValidator
             errors.Add($"{s}:Slice:MaxDuration ({o.Slice.MaxDuration}) must not be longer than {s}:Batch:Interval ({o.Batch.Interval}): a window would wait for a slice to end");
         if (o.Slice.MaxBytes < 1) errors.Add($"{s}:Slice:MaxBytes must be at least 1");
         if (o.Slice.MaxTransactions < 1) errors.Add($"{s}:Slice:MaxTransactions must be at least 1");
+        if (o.Slice.QuietAfterCommit < TimeSpan.Zero || o.Slice.QuietAfterCommit >= o.Slice.MaxDuration)
+            errors.Add($"{s}:Slice:QuietAfterCommit must be zero (off) or positive and shorter than {s}:Slice:MaxDuration (got {o.Slice.QuietAfterCommit})");
+        // Longer than MaxDuration is allowed: that bound then ends every slice first.
+        if (o.Slice.MaxLatency <= TimeSpan.Zero) errors.Add($"{s}:Slice:MaxLatency must be positive (got {o.Slice.MaxLatency})");
         if (o.Slice.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{s}:Slice:HeartbeatInterval must be positive");
         if (o.Slice.ActivityBudget <= TimeSpan.Zero) errors.Add($"{s}:Slice:ActivityBudget must be positive");
         else if (o.Slice.ActivityBudget > MaxActivityBudget)

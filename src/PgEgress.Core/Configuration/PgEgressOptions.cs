@@ -38,6 +38,10 @@ public sealed class SourceOptions
 
     /// <summary>Schemas whose tables a publication PgEgress creates itself covers. Empty with no Tables: all tables.</summary>
     public List<string> Schemas { get; set; } = [];
+
+    /// <summary>Read with pgoutput protocol 2 and have large transactions streamed while in progress (PostgreSQL 14 and
+    /// later; protocol 1 below): they stay off the source's disk and are not sent in one burst at commit.</summary>
+    public bool Streaming { get; set; } = true;
 }
 
 public enum StorageKind
@@ -88,6 +92,15 @@ public sealed class SliceOptions
 
     /// <summary>A slice ends after this many transactions.</summary>
     public int MaxTransactions { get; set; } = 10_000;
+
+    /// <summary>A slice also ends when, after at least one staged transaction, no message has come for this long (zero: off).</summary>
+    public TimeSpan QuietAfterCommit { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// A slice ends at the first transaction boundary once its first transaction has waited this long: under a steady
+    /// stream (never quiet) a change is staged within about this time, at one segment per this time.
+    /// </summary>
+    public TimeSpan MaxLatency { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);

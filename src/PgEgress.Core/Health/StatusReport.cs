@@ -33,6 +33,7 @@ public sealed record StatusReport(
     IReadOnlyList<OperationStatus> Operations,
     IReadOnlyList<SinkStatus> Sinks,
     IReadOnlyList<ConsumerLag> Lag,
+    IReadOnlyList<LagPoint> LagHistory,
     IReadOnlyList<ClientStatus> Clients);
 
 /// <param name="LagBytes">Staged WAL the sink has yet to deliver.</param>

@@ -11,6 +11,7 @@ using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
+using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Pipeline;
@@ -36,8 +37,11 @@ public static class PgEgressServices
         services.AddSingleton<RegistryStore>();
         services.AddSingleton<PgEgressMeter>();
         services.AddSingleton<IngestProgress>();
+        services.AddSingleton<LagHistory>();
         services.AddSingleton<LagReader>();
+        services.AddSingleton<LagSampling>();
         services.AddSingleton<HealthSampler>();
+        services.AddSingleton<StagingSignal>();
         services.AddSingleton<SliceConsumer>();
         services.AddSingleton<IngestLoop>();
         services.AddSingleton<BatchFlusher>();

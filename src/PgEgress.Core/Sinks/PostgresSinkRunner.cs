@@ -88,7 +88,7 @@ public sealed class PostgresSinkRunner(
                     cursor = position;
                 }
                 caughtUp = position == before;
-                if (caughtUp) await Task.Delay(EventSinkRunner.PollInterval, ct);
+                if (caughtUp) await log.WaitForSegmentAsync(ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -14,7 +14,11 @@ public static class ApiRoutes
 
     public static void MapPgEgressApi(this WebApplication app)
     {
+        // The status page, open (it holds no data; its script sends the key): at the site root, and at /api/page where
+        // the Functions app serves it, since every Functions route lives under the "api" prefix.
+        app.MapGet("/", Page);
         var api = app.MapGroup("/api");
+        api.MapGet("/page", Page);
         api.MapGet("/health", () => Send(PgEgressApi.Health()));
 
         var keyed = api.MapGroup("").AddEndpointFilter<ApiKeyFilter>();
@@ -51,6 +55,12 @@ public static class ApiRoutes
         return stream.Body is { } body
             ? Results.Stream(target => body(target, response.HttpContext.RequestAborted), stream.ContentType)
             : Results.StatusCode(stream.StatusCode);
+    }
+
+    private static IResult Page(HttpContext context)
+    {
+        foreach (var (name, value) in StatusPage.Headers) context.Response.Headers[name] = value;
+        return Results.Text(StatusPage.Html, StatusPage.ContentType);
     }
 
     private static IResult Send(ApiReply reply) => reply.Problem is { } problem

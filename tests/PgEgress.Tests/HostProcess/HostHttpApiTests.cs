@@ -7,7 +7,7 @@ using PgEgress.Tests.Fixtures;
 namespace PgEgress.Tests.HostProcess;
 
 /// <summary>One real host (folder store, schema "app" published) shared by the HTTP tests of a class.</summary>
-public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
+public class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
 {
     public const string Key = "test-key-Vq82mZ-4k";
 
@@ -33,9 +33,15 @@ public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
             CREATE TABLE public.outside (id int PRIMARY KEY);
             """))
             await cmd.ExecuteNonQueryAsync();
-        _host = HostProcess.Start(HostSettings.For(cs, Root, Slot, Key));
+        var settings = HostSettings.For(cs, Root, Slot, Key);
+        foreach (var (name, value) in await ExtraSettingsAsync(pg)) settings[name] = value;
+        _host = HostProcess.Start(settings);
         Http.BaseAddress = new Uri(await _host.WaitListeningAsync(TimeSpan.FromSeconds(60)));
     }
+
+    /// <summary>Settings a derived fixture adds to the host's (a sink, say).</summary>
+    protected virtual Task<IReadOnlyDictionary<string, string?>> ExtraSettingsAsync(PostgresFixture postgres) =>
+        Task.FromResult<IReadOnlyDictionary<string, string?>>(new Dictionary<string, string?>());
 
     public async Task DisposeAsync()
     {
