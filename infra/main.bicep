@@ -119,6 +119,15 @@ param healthMaxLag string = '00:00:00'
 @description('PgEgress__Health__MaxLagBytes: … or with more WAL than this many bytes to catch up. 0: off.')
 param healthMaxLagBytes int = 0
 
+@description('PgEgress__Clients__DefaultTtl: a change-feed client not seen (ping or feed request) for this long is expired and its cursor released.')
+param clientsDefaultTtl string = '1.00:00:00'
+
+@description('PgEgress__Clients__MaxRetentionBytes: a client more than this many staged bytes behind becomes lagging-expired (its cursor released). 0: no cap.')
+param clientsMaxRetentionBytes int = 0
+
+@description('PgEgress__Clients__MaxRetentionAge: a client whose oldest unacknowledged staged segment is older than this becomes lagging-expired. 00:00:00: no cap.')
+param clientsMaxRetentionAge string = '7.00:00:00'
+
 @description('PgEgress__Durable__RetryAttempts: attempts of an activity before its orchestration generation gives up (1 to 100).')
 param durableRetryAttempts int = 6
 
@@ -459,6 +468,18 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Health__MaxLagBytes'
     value: string(healthMaxLagBytes)
+  }
+  {
+    name: 'PgEgress__Clients__DefaultTtl'
+    value: clientsDefaultTtl
+  }
+  {
+    name: 'PgEgress__Clients__MaxRetentionBytes'
+    value: string(clientsMaxRetentionBytes)
+  }
+  {
+    name: 'PgEgress__Clients__MaxRetentionAge'
+    value: clientsMaxRetentionAge
   }
   {
     name: 'PgEgress__Durable__RetryAttempts'

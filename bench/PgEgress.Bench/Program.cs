@@ -1,6 +1,6 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments|clients [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
@@ -8,6 +8,7 @@ const string Usage = """
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
            PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
            PgEgress.Bench segments [--seconds N] [--keep]
+           PgEgress.Bench clients [--events N] [--runs N]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
                of a throwaway PostgreSQL cluster; prints both rates and their ratio (median of --runs each).
@@ -24,6 +25,9 @@ const string Usage = """
                CPU and time from the commit until it is staged.
       segments what Slice:QuietAfterCommit costs: segments (objects and registry rows) per minute, transactions per
                segment and commit → staged at 100, 1,000 and 10,000 changes/s, folder store and Azurite, vs it off.
+
+      clients  the client change feed (ClientsApi, without Kestrel): one client and 20 at once reading a staged change
+               set vs the staged log read directly; commit → long-poll answer latency at 1,000 changes/s.
 
       --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload, 500000 for slices)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
@@ -43,7 +47,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments" or "clients"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -55,6 +59,7 @@ var sinks = new SinkSettings();
 var sinksTxn = new SinkTransactionSettings();
 var slices = new SliceSettings();
 var segments = new SegmentRateSettings();
+var clients = new ClientSettings();
 for (var i = 1; i < args.Length; i++)
 {
     long Number(string name, long min = 1)
@@ -75,6 +80,7 @@ for (var i = 1; i < args.Length; i++)
             case "--transactions" when args[0] == "ingest": ingest = ingest with { Transactions = checked((int)Number("--transactions")) }; break;
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
             case "--events" when args[0] == "sinks": sinks = sinks with { Events = Number("--events") }; break;
+            case "--events" when args[0] == "clients": clients = clients with { Events = Number("--events") }; break;
             case "--events" when args[0] == "sinks-txn": sinksTxn = sinksTxn with { Events = Number("--events") }; break;
             case "--hold" when args[0] == "slices": slices = slices with { Hold = checked((int)Number("--hold", min: 0)) }; break;
             case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
@@ -84,6 +90,7 @@ for (var i = 1; i < args.Length; i++)
                 var runs = checked((int)Number("--runs"));
                 (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
                     sinksTxn with { Runs = runs }, slices with { Runs = runs });
+                clients = clients with { Runs = runs };
                 break;
             case "--keep":
                 (ingest, reload, sinks, sinksTxn, slices, segments) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
@@ -121,5 +128,6 @@ else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
 else if (args[0] == "slices") await SliceBench.RunAsync(slices, cancel.Token);
+else if (args[0] == "clients") await ClientBench.RunAsync(clients, cancel.Token);
 else await SegmentRateBench.RunAsync(segments, cancel.Token);
 return 0;

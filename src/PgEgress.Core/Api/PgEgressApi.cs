@@ -30,7 +30,7 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
     public Task<ApiReply> StatusAsync(CancellationToken ct) => FromSourceAsync(async () => ApiReply.Json(await status.ReadAsync(ct)));
 
     /// <summary>Runs a route that reads the source: a source that is down is a 503 with the reason, not a bare 500.</summary>
-    private static async Task<ApiReply> FromSourceAsync(Func<Task<ApiReply>> route)
+    internal static async Task<ApiReply> FromSourceAsync(Func<Task<ApiReply>> route)
     {
         try
         {

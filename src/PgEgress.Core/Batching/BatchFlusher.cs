@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgEgress.Core.Clients;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
 using PgEgress.Core.Domain;
@@ -33,6 +34,7 @@ public sealed class BatchFlusher(
     OperationStore operations,
     ShutdownBudget shutdown,
     PgEgressMeter meter,
+    ClientCleanup clients,
     ILogger<BatchFlusher> logger)
 {
     private string Slot => options.Source.Slot;
@@ -270,6 +272,8 @@ public sealed class BatchFlusher(
     /// <summary>Deletes the staged segments every consumer has passed: the object first, then its row, so a crash in between leaves only a row pointing below every cursor.</summary>
     private async Task<int> DeletePassedSegmentsAsync(CancellationToken ct)
     {
+        // Clients past their TTL or the retention cap release their cursors first, so their segments go now.
+        await clients.RunAsync(ct);
         if (await registry.GetLowestCursorAsync(Slot, ct) is not { } lowest) return 0;
         var paths = await registry.GetSegmentPathsUpToAsync(Slot, lowest, ct);
         foreach (var path in paths)

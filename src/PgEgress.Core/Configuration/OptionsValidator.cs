@@ -84,6 +84,10 @@ public static class OptionsValidator
         if (o.Health.MaxLagBytes < 0) errors.Add($"{s}:Health:MaxLagBytes must not be negative (0 turns the check off)");
         if (o.Health.PermanentRetryMaxDelay < FailureClassifier.PermanentFirstDelay)
             errors.Add($"{s}:Health:PermanentRetryMaxDelay must be at least {FailureClassifier.PermanentFirstDelay} (the first pause after a permanent failure)");
+        if (o.Clients.DefaultTtl < TimeSpan.FromSeconds(1) || o.Clients.DefaultTtl > TimeSpan.FromDays(365))
+            errors.Add($"{s}:Clients:DefaultTtl must be between 00:00:01 and 365.00:00:00 (got {o.Clients.DefaultTtl})");
+        if (o.Clients.MaxRetentionBytes < 0) errors.Add($"{s}:Clients:MaxRetentionBytes must not be negative (0 turns the cap off)");
+        if (o.Clients.MaxRetentionAge < TimeSpan.Zero) errors.Add($"{s}:Clients:MaxRetentionAge must not be negative (00:00:00 turns the cap off)");
         ValidateDurable(o.Durable, errors);
 
         if (o.Api.Key.Length is > 0 and < MinApiKeyLength)

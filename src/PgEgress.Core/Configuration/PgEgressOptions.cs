@@ -13,6 +13,7 @@ public sealed class PgEgressOptions
     public ReloadOptions Reload { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
     public DurableOptions Durable { get; set; } = new();
+    public ClientsOptions Clients { get; set; } = new();
 
     /// <summary>Push sinks by name (PgEgress:Sinks:{name}:Kind …).</summary>
     public Dictionary<string, SinkOptions> Sinks { get; set; } = new(StringComparer.Ordinal);

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using PgEgress.Core.Clients;
 using PgEgress.Core.Metrics;
 using PgEgress.Core.Registry;
 
@@ -23,11 +24,14 @@ public sealed class HealthSampler
     private long _takenAtTicks;
     private int _refreshing;
 
-    private sealed record Sample(LagReport Lag, IReadOnlyList<TableStateRecord> Tables);
+    private sealed record Sample(LagReport Lag, IReadOnlyList<TableStateRecord> Tables, IReadOnlyList<ClientStatus> Clients);
 
-    public HealthSampler(PgEgressMeter meter, LagReader lag, RegistryStore registry, IngestProgress progress, TimeProvider clock, ILogger<HealthSampler> logger)
+    private readonly ClientStore _clients;
+
+    public HealthSampler(PgEgressMeter meter, LagReader lag, RegistryStore registry, ClientStore clients, IngestProgress progress, TimeProvider clock,
+        ILogger<HealthSampler> logger)
     {
-        (_lag, _registry, _progress, _clock, _logger) = (lag, registry, progress, clock, logger);
+        (_lag, _registry, _clients, _progress, _clock, _logger) = (lag, registry, clients, progress, clock, logger);
         var m = meter.Meter;
         m.CreateObservableGauge<long>("pgegress.slot.active", () => Slot(s => s.Exists ? [new(s.Active ? 1 : 0)] : []), null,
             "1 while a replication connection holds the slot, 0 between slices or while ingest is down.");
@@ -46,7 +50,15 @@ public sealed class HealthSampler
         m.CreateObservableGauge<double>("pgegress.table.last_batch.timestamp",
             () => Tables(t => t.LastBatch is null ? (Measurement<double>?)null : new Measurement<double>(new DateTimeOffset(DateTime.SpecifyKind(t.UpdatedAt, DateTimeKind.Utc)).ToUnixTimeMilliseconds() / 1000.0, Label("table", t.Table.ToString()))),
             "s", "When the table's newest file was registered (Unix time).");
+        m.CreateObservableGauge<int>("pgegress.clients", () => Current() is { } s
+                ? ClientStates.Select(state => new Measurement<int>(s.Clients.Count(c => c.State == state), Label("state", state))) : [], null,
+            "Registered change-feed clients, by state (active, expired, lagging-expired, disconnected).");
+        m.CreateObservableGauge<long>("pgegress.client.lag", () => Current() is { } s
+                ? s.Clients.Where(c => c.LagBytes is not null).Select(c => new Measurement<long>(c.LagBytes!.Value, Label("client", c.Id))) : [], "By",
+            "Staged WAL past an active client's acknowledged cursor.");
     }
+
+    private static readonly string[] ClientStates = [ClientState.Active, ClientState.Expired, ClientState.LaggingExpired, ClientState.Disconnected];
 
     private static KeyValuePair<string, object?> Label(string name, string value) => new(name, value);
 
@@ -71,7 +83,9 @@ public sealed class HealthSampler
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var sample = new Sample(await _lag.ReadAsync(timeout.Token), [.. (await _registry.GetTableStatesAsync(timeout.Token)).Values]);
+            var lag = await _lag.ReadAsync(timeout.Token);
+            var sample = new Sample(lag, [.. (await _registry.GetTableStatesAsync(timeout.Token)).Values],
+                await _clients.StatusesAsync(_lag.Slot, lag.StagedLsn, _clock.GetUtcNow().UtcDateTime, timeout.Token));
             Volatile.Write(ref _sample, sample);
         }
         catch (Exception e)

@@ -13,7 +13,7 @@ public sealed class LagReader(PgEgressOptions pipeline, NpgsqlDataSource source,
 {
     public const string Ingest = "ingest";
 
-    private string Slot => pipeline.Source.Slot;
+    public string Slot => pipeline.Source.Slot;
 
     public async Task<LagReport> ReadAsync(CancellationToken ct)
     {

@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using PgEgress.Core.Clients;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
@@ -13,7 +14,8 @@ namespace PgEgress.Core.Health;
 /// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
 public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, RegistryStore registry,
     OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag, LagHistory history,
-    ComponentFailures failing)
+    ComponentFailures failing,
+    ClientStore clients)
 {
     private string Slot => pipeline.Source.Slot;
 
@@ -34,7 +36,7 @@ public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, R
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
             cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorKind, errorAt, tables,
             [.. failures.Select(f => new FlushFailureStatus(f.Table.ToString(), f.Error, PgText.Lsn(f.RetryFrom), f.FirstFailedAt, f.LastFailedAt, f.Attempts))], ops,
-            await SinksAsync(lags, ct), lags.Consumers, history.Read(), failing.Current());
+            await SinksAsync(lags, ct), lags.Consumers, history.Read(), failing.Current(), await clients.StatusesAsync(Slot, staged, DateTime.UtcNow, ct));
     }
 
     /// <summary>Each configured sink: its registry cursor, how far behind the staged log it is, and this process's counters.</summary>

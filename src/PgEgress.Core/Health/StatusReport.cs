@@ -1,4 +1,5 @@
 using PgEgress.Core.Batching;
+using PgEgress.Core.Clients;
 using PgEgress.Core.Output;
 using PgEgress.Core.Replication;
 
@@ -36,7 +37,8 @@ public sealed record StatusReport(
     IReadOnlyList<SinkStatus> Sinks,
     IReadOnlyList<ConsumerLag> Lag,
     IReadOnlyList<LagPoint> LagHistory,
-    IReadOnlyList<ComponentFailure> Errors);
+    IReadOnlyList<ComponentFailure> Errors,
+    IReadOnlyList<ClientStatus> Clients);
 
 /// <param name="LagBytes">Staged WAL the sink has yet to deliver.</param>
 /// <param name="LagSeconds">Age of the oldest undelivered commit (of its segment's registration when this process does not run the sink); 0 when caught up.</param>

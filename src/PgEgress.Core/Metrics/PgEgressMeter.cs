@@ -15,7 +15,7 @@ public sealed class PgEgressMeter : IDisposable
 
     private readonly Meter _meter = new(Name);
     private readonly Counter<long> _changes, _transactions, _stagedBytes, _flushRows, _flushBytes, _flushFiles;
-    private readonly Counter<long> _delivered, _retried, _deadLettered, _reloadRows, _errors;
+    private readonly Counter<long> _delivered, _retried, _deadLettered, _reloadRows, _errors, _feedRequests, _feedRecords, _notifications;
     private readonly Histogram<double> _slice, _flush, _delivery, _reload;
 
     public PgEgressMeter()
@@ -35,6 +35,9 @@ public sealed class PgEgressMeter : IDisposable
         _reloadRows = _meter.CreateCounter<long>("pgegress.reload.rows", "{row}", "Rows exported by reloads and initial loads, per table.");
         _reload = _meter.CreateHistogram<double>("pgegress.reload.duration", "s", "From the start of an export round to the table's reload file being registered, per table.");
         _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failed attempts by kind (ingest, flush, reload, sink) and class (transient, permanent); each is retried.");
+        _feedRequests = _meter.CreateCounter<long>("pgegress.clients.feed.requests", "{request}", "Change-feed reads (GET /api/clients/{id}/changes) answered.");
+        _feedRecords = _meter.CreateCounter<long>("pgegress.clients.feed.records", "{change}", "Changes served by the change feed to all clients.");
+        _notifications = _meter.CreateCounter<long>("pgegress.clients.notifications", "{event}", "Notification events sent to clients (Server-Sent Events).");
     }
 
     /// <summary>For the observable gauges of <see cref="Health.HealthSampler"/>, which read a sample instead of querying per scrape.</summary>
@@ -80,6 +83,14 @@ public sealed class PgEgressMeter : IDisposable
     /// <param name="class">transient or permanent (<see cref="Pipeline.FailureClassifier"/>).</param>
     public void Error(string kind, string @class) =>
         _errors.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("class", @class));
+
+    public void FeedServed(int changes)
+    {
+        _feedRequests.Add(1);
+        _feedRecords.Add(changes);
+    }
+
+    public void ClientNotified() => _notifications.Add(1);
 
     private static KeyValuePair<string, object?> Sink(string sink) => new("sink", sink);
 

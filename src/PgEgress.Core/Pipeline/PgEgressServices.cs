@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgEgress.Core.Api;
 using PgEgress.Core.Batching;
+using PgEgress.Core.Clients;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
 using PgEgress.Core.Metrics;
@@ -59,6 +60,12 @@ public static class PgEgressServices
         services.AddSingleton<StagedLog>();
         services.AddSingleton<SinkMetrics>();
         services.AddSingleton<SinkRunners>();
+        services.AddSingleton<ClientStore>();
+        services.AddSingleton<ClientFeed>();
+        services.AddSingleton<StagedWatch>();
+        services.AddSingleton<ClientEvents>();
+        services.AddSingleton<ClientCleanup>();
+        services.AddSingleton<ClientsApi>();
         // Entry points shared by the Host and the Functions app.
         services.AddSingleton<PipelineStartup>();
         services.AddSingleton<TimerFlush>();

@@ -547,5 +547,24 @@ public static class RegistryMigrations
             );
             COMMENT ON TABLE cdc_registry.flush_failures IS 'Tables a flush could not write: their changes in transactions ending after retry_from are in no registered file yet; every flush retries them, the other tables flow on.';
             """),
+        (8, "clients", """
+            CREATE TABLE cdc_registry.clients (
+                id              text        PRIMARY KEY,
+                slot            text        NOT NULL,
+                name            text        NOT NULL,
+                tables          text[]      NOT NULL DEFAULT '{}',
+                operations      text[]      NOT NULL DEFAULT '{}',
+                secret_sha256   text        NOT NULL,
+                ttl             interval    NOT NULL,
+                state           text        NOT NULL DEFAULT 'active'
+                                            CHECK (state IN ('active', 'expired', 'lagging-expired', 'disconnected')),
+                state_reason    text,
+                created_at      timestamptz NOT NULL DEFAULT now(),
+                last_seen       timestamptz NOT NULL DEFAULT now(),
+                ended_at        timestamptz
+            );
+            CREATE INDEX clients_slot_state ON cdc_registry.clients (slot, state);
+            COMMENT ON TABLE cdc_registry.clients IS 'Registered change-feed clients; an active one has a cursor (cursors.consumer = ''client:'' || id) that retains staged segments, the others none.';
+            """),
     ];
 }

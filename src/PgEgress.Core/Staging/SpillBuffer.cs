@@ -57,6 +57,16 @@ public sealed class SpillBuffer : Stream
         _file.Position = _file.Length;
     }
 
+    /// <summary>Copies everything written so far to <paramref name="target"/> asynchronously (a web response allows no synchronous writes).</summary>
+    public async Task CopyContentToAsync(Stream target, CancellationToken ct)
+    {
+        var source = Current;
+        source.Flush();
+        source.Position = 0;
+        await source.CopyToAsync(target, 1 << 16, ct);
+        source.Position = source.Length;
+    }
+
     /// <summary>Drops everything after the first <paramref name="length"/> bytes.</summary>
     public void Truncate(long length)
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using PgEgress.Core.Api;
+using PgEgress.Core.Clients;
 
 namespace PgEgress.Functions.Api;
 
@@ -14,6 +15,17 @@ public sealed class ApiActionResult(IResult result) : IActionResult
     public static IActionResult From(ApiReply reply) => new ApiActionResult(reply.Problem is { } problem
         ? Results.Problem(problem, statusCode: reply.StatusCode)
         : Results.Json(reply.Body, ApiJson.Options, statusCode: reply.StatusCode));
+
+    /// <summary>A feed answer: a problem, or a body streamed to the response with its headers (204 without one), as the Host sends it.</summary>
+    public static IActionResult From((ApiReply? Reply, StreamReply? Stream) answer, HttpResponse response)
+    {
+        if (answer.Reply is { } reply) return From(reply);
+        var stream = answer.Stream!;
+        foreach (var (name, value) in stream.Headers) response.Headers[name] = value;
+        return new ApiActionResult(stream.Body is { } body
+            ? Results.Stream(target => body(target, response.HttpContext.RequestAborted), stream.ContentType)
+            : Results.StatusCode(stream.StatusCode));
+    }
 
     public Task ExecuteResultAsync(ActionContext context) => result.ExecuteAsync(context.HttpContext);
 }

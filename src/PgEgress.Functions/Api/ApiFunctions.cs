@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using PgEgress.Core.Api;
+using PgEgress.Core.Clients;
 
 namespace PgEgress.Functions.Api;
 
@@ -10,7 +11,7 @@ namespace PgEgress.Functions.Api;
 /// <see cref="PgEgressApi"/>); every route but health and the page needs a function key (x-functions-key or ?code=).
 /// tests/PgEgress.Tests/Functions/RouteParityTests compares these declarations with the Host's routes.
 /// </summary>
-public sealed class ApiFunctions(PgEgressApi api)
+public sealed class ApiFunctions(PgEgressApi api, ClientsApi clients)
 {
     [Function("Health")]
     public IActionResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
@@ -45,4 +46,40 @@ public sealed class ApiFunctions(PgEgressApi api)
     public async Task<IActionResult> Operation([HttpTrigger(AuthorizationLevel.Function, "get", Route = "operations/{id}")] HttpRequest request,
         string id) =>
         ApiActionResult.From(await api.OperationAsync(id, request.HttpContext.RequestAborted));
+
+    [Function("RegisterClient")]
+    public async Task<IActionResult> RegisterClient([HttpTrigger(AuthorizationLevel.Function, "post", Route = "clients")] HttpRequest request) =>
+        ApiActionResult.From(await clients.RegisterAsync(await RequestBody.ReadAsync(request.Body, request.HttpContext.RequestAborted), request.HttpContext.RequestAborted));
+
+    [Function("Clients")]
+    public async Task<IActionResult> Clients([HttpTrigger(AuthorizationLevel.Function, "get", Route = "clients")] HttpRequest request) =>
+        ApiActionResult.From(await clients.ListAsync(request.HttpContext.RequestAborted));
+
+    [Function("Client")]
+    public async Task<IActionResult> Client([HttpTrigger(AuthorizationLevel.Function, "get", Route = "clients/{id}")] HttpRequest request, string id) =>
+        ApiActionResult.From(await clients.GetAsync(id, request.HttpContext.RequestAborted));
+
+    [Function("DisconnectClient")]
+    public async Task<IActionResult> DisconnectClient([HttpTrigger(AuthorizationLevel.Function, "delete", Route = "clients/{id}")] HttpRequest request, string id) =>
+        ApiActionResult.From(await clients.DisconnectAsync(id, request.HttpContext.RequestAborted));
+
+    // The feed routes check the client's own secret (Core), not a function key.
+    [Function("PingClient")]
+    public async Task<IActionResult> PingClient([HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "clients/{id}/ping")] HttpRequest request, string id) =>
+        ApiActionResult.From(await clients.PingAsync(id, request.Headers.Authorization, request.HttpContext.RequestAborted));
+
+    [Function("ClientChanges")]
+    public async Task<IActionResult> ClientChanges([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "clients/{id}/changes")] HttpRequest request, string id) =>
+        ApiActionResult.From(await clients.ChangesAsync(id, request.Headers.Authorization, request.Query["after"], request.Query["limit"], request.Query["wait"],
+            request.Headers.Accept, request.HttpContext.RequestAborted), request.HttpContext.Response);
+
+    [Function("AckClient")]
+    public async Task<IActionResult> AckClient([HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "clients/{id}/ack")] HttpRequest request, string id) =>
+        ApiActionResult.From(await clients.AckAsync(id, request.Headers.Authorization,
+            await RequestBody.ReadAsync(request.Body, request.HttpContext.RequestAborted), request.HttpContext.RequestAborted));
+
+    [Function("ClientEvents")]
+    public async Task<IActionResult> ClientEvents([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "clients/{id}/events")] HttpRequest request, string id) =>
+        ApiActionResult.From(await clients.EventsAsync(id, request.Headers.Authorization, request.Headers["Last-Event-ID"], request.HttpContext.RequestAborted),
+            request.HttpContext.Response);
 }

@@ -1,4 +1,5 @@
 using PgEgress.Core.Api;
+using PgEgress.Core.Clients;
 
 namespace PgEgress.Host.Api;
 
@@ -27,6 +28,33 @@ public static class ApiRoutes
         keyed.MapPost("/tables/{table}/reload", async (string table, PgEgressApi handler, CancellationToken ct) =>
             Send(await handler.RequestReloadAsync(table, ct)));
         keyed.MapGet("/operations/{id}", async (string id, PgEgressApi handler, CancellationToken ct) => Send(await handler.OperationAsync(id, ct)));
+
+        // Clients: management is the operator's (API key); the feed routes take the client's own secret instead (ClientsApi).
+        keyed.MapPost("/clients", async (HttpRequest request, ClientsApi clients, CancellationToken ct) =>
+            Send(await clients.RegisterAsync(await RequestBody.ReadAsync(request.Body, ct), ct)));
+        keyed.MapGet("/clients", async (ClientsApi clients, CancellationToken ct) => Send(await clients.ListAsync(ct)));
+        keyed.MapGet("/clients/{id}", async (string id, ClientsApi clients, CancellationToken ct) => Send(await clients.GetAsync(id, ct)));
+        keyed.MapDelete("/clients/{id}", async (string id, ClientsApi clients, CancellationToken ct) => Send(await clients.DisconnectAsync(id, ct)));
+        api.MapPost("/clients/{id}/ping", async (string id, HttpRequest request, ClientsApi clients, CancellationToken ct) =>
+            Send(await clients.PingAsync(id, request.Headers.Authorization, ct)));
+        api.MapGet("/clients/{id}/changes", async (string id, HttpRequest request, ClientsApi clients, CancellationToken ct) =>
+            Send(await clients.ChangesAsync(id, request.Headers.Authorization, request.Query["after"], request.Query["limit"], request.Query["wait"],
+                request.Headers.Accept, ct), request.HttpContext.Response));
+        api.MapPost("/clients/{id}/ack", async (string id, HttpRequest request, ClientsApi clients, CancellationToken ct) =>
+            Send(await clients.AckAsync(id, request.Headers.Authorization, await RequestBody.ReadAsync(request.Body, ct), ct)));
+        api.MapGet("/clients/{id}/events", async (string id, HttpRequest request, ClientsApi clients, CancellationToken ct) =>
+            Send(await clients.EventsAsync(id, request.Headers.Authorization, request.Headers["Last-Event-ID"], ct), request.HttpContext.Response));
+    }
+
+    /// <summary>A feed answer: a problem, or a body streamed to the response with its headers (204 without one).</summary>
+    private static IResult Send((ApiReply? Reply, StreamReply? Stream) answer, HttpResponse response)
+    {
+        if (answer.Reply is { } reply) return Send(reply);
+        var stream = answer.Stream!;
+        foreach (var (name, value) in stream.Headers) response.Headers[name] = value;
+        return stream.Body is { } body
+            ? Results.Stream(target => body(target, response.HttpContext.RequestAborted), stream.ContentType)
+            : Results.StatusCode(stream.StatusCode);
     }
 
     private static IResult Page(HttpContext context)

@@ -99,6 +99,15 @@ public sealed class ApiParityTests(PostgresFixture pg) : IDisposable
         await Compare("POST", "tables/pg_catalog.pg_class/reload");
         await Compare("GET", "operations/abc");
         await Compare("GET", "operations/999999");
+        // Before the reload below: the Host's reload runner may start its export while these run.
+        await Compare("GET", "clients");
+        await Compare("POST", "clients");
+        await Compare("GET", "clients/0123456789abcdef");
+        await Compare("DELETE", "clients/0123456789abcdef");
+        await Compare("GET", "clients/0123456789abcdef/changes");
+        await Compare("POST", "clients/0123456789abcdef/ping");
+        await Compare("POST", "clients/0123456789abcdef/ack");
+        await Compare("GET", "clients/0123456789abcdef/events");
         // One reload requested on each side: each creates its own operation (202), then finds the waiting one (200).
         var created = await functions.SendAsync("POST", "tables/" + Uri.EscapeDataString("\"Sales\".\"Order\"") + "/reload");
         Assert.True(created.StatusCode == 202, $"{created.StatusCode} {created.Body}");

@@ -37,7 +37,7 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
         "pgegress_flush_duration_seconds", "pgegress_flush_rows_total", "pgegress_flush_written_bytes_total", "pgegress_flush_files_total",
         "pgegress_table_mode", "pgegress_table_last_batch_timestamp_seconds", "pgegress_consumer_lag_bytes", "pgegress_consumer_delay_seconds",
         "pgegress_sink_delivered_total", "pgegress_sink_retried_total", "pgegress_sink_dead_lettered_total", "pgegress_sink_delivery_latency_seconds",
-        "pgegress_reload_rows_total", "pgegress_reload_duration_seconds", "pgegress_errors_total",
+        "pgegress_reload_rows_total", "pgegress_reload_duration_seconds", "pgegress_errors_total", "pgegress_clients",
     ];
 
     [Fact]
