@@ -119,6 +119,9 @@ param healthMaxLag string = '00:00:00'
 @description('PgEgress__Health__MaxLagBytes: … or with more WAL than this many bytes to catch up. 0: off.')
 param healthMaxLagBytes int = 0
 
+@description('PgEgress__Health__PermanentRetryMaxDelay: the longest pause between retries of a permanent failure (authentication refused, missing privilege, table gone), which /api/ready reports until it is fixed; at least 00:00:05.')
+param healthPermanentRetryMaxDelay string = '00:05:00'
+
 @description('PgEgress__Clients__DefaultTtl: a change-feed client not seen (ping or feed request) for this long is expired and its cursor released.')
 param clientsDefaultTtl string = '1.00:00:00'
 
@@ -468,6 +471,10 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Health__MaxLagBytes'
     value: string(healthMaxLagBytes)
+  }
+  {
+    name: 'PgEgress__Health__PermanentRetryMaxDelay'
+    value: healthPermanentRetryMaxDelay
   }
   {
     name: 'PgEgress__Clients__DefaultTtl'

@@ -47,8 +47,17 @@ public sealed class SinkOptions
 
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Attempts for a request the endpoint rejects (4xx other than 408/429) before it goes to the dead-letter area. Retryable failures are retried until they succeed.</summary>
+    /// <summary>Attempts for a request the endpoint rejects (4xx other than 408/429) before it goes to the dead-letter area.</summary>
     public int MaxRetries { get; set; } = 3;
+
+    /// <summary>
+    /// Retries of a request that failed in a way that may pass (network error, timeout, 408, 429, 5xx, 401/403) before its
+    /// events go to the dead-letter area; unset: retried until they succeed, the cursor waiting.
+    /// </summary>
+    public int? Retries { get; set; }
+
+    /// <summary>Http, Hook0: requests per second this sink sends at most, across its workers; unset: no limit.</summary>
+    public double? MaxRequestsPerSecond { get; set; }
 
     /// <summary>First retry delay; doubles with jitter up to <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);

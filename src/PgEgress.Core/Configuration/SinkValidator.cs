@@ -53,6 +53,11 @@ public static partial class SinkValidator
         if (sink.Timeout <= TimeSpan.Zero || sink.Timeout > TimeSpan.FromMinutes(10))
             errors.Add($"{s}:Timeout must be between 00:00:00.001 and 00:10:00 (got {sink.Timeout})");
         if (sink.MaxRetries < 1) errors.Add($"{s}:MaxRetries must be at least 1");
+        if (sink.Retries is < 0) errors.Add($"{s}:Retries must be 0 or more (got {sink.Retries}); leave it unset to retry until delivered");
+        if (sink.MaxRequestsPerSecond is { } rate && (!double.IsFinite(rate) || rate <= 0 || rate > 1_000_000))
+            errors.Add($"{s}:MaxRequestsPerSecond must be a positive number of requests per second, at most 1000000 (got {rate}); leave it unset for no limit");
+        else if (sink.MaxRequestsPerSecond is not null && sink.Kind == SinkKind.Postgres)
+            errors.Add($"{s}:MaxRequestsPerSecond is an Http and Hook0 setting; a Postgres sink applies one transaction at a time");
         if (sink.RetryDelay <= TimeSpan.Zero || sink.MaxRetryDelay < sink.RetryDelay)
             errors.Add($"{s}:RetryDelay must be positive and at most MaxRetryDelay");
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -12,10 +13,11 @@ using PgEgress.Core.Storage;
 namespace PgEgress.Core.Sinks;
 
 /// <summary>
-/// Sends one request per batch until the endpoint takes it. 408, 429, 5xx, timeouts and network errors are retried
-/// for as long as it takes (exponential backoff with jitter, Retry-After honoured), behind a circuit breaker that stops
-/// hammering an endpoint that keeps failing; any other 4xx is retried up to MaxRetries attempts and then written, with
-/// the response, to the dead-letter area of the object store, and delivery moves on. A rejected batch is sent again
+/// Sends one request per batch until the endpoint takes it. 408, 429, 5xx, 401/403, timeouts and network errors are
+/// retried for as long as it takes, or Retries times when set (exponential backoff with jitter, Retry-After honoured),
+/// behind a circuit breaker that stops hammering an endpoint that keeps failing; any other 4xx is retried up to
+/// MaxRetries attempts. Then the events are written, with the last answer, to the dead-letter area of the object store,
+/// and delivery moves on. Requests wait for the sink's rate limit (MaxRequestsPerSecond) when it has one. A rejected batch is sent again
 /// event by event, so only the events the endpoint rejects on their own are dead-lettered.
 /// </summary>
 public sealed class EventDelivery
@@ -28,6 +30,8 @@ public sealed class EventDelivery
     private readonly SinkMetrics.Counters _metrics;
     private readonly ILogger _logger;
     private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
+    private readonly ResiliencePipeline<HttpResponseMessage> _attempt;
+    private readonly TokenBucketRateLimiter? _rate;
 
     /// <param name="permanentMaxDelay">The longest pause between attempts answered 401 or 403.</param>
     public EventDelivery(string sink, SinkOptions options, IEventEndpoint endpoint, HttpClient http, IObjectStore store, SinkMetrics.Counters metrics,
@@ -43,7 +47,7 @@ public sealed class EventDelivery
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
                 ShouldHandle = retryable,
-                MaxRetryAttempts = int.MaxValue,
+                MaxRetryAttempts = options.Retries ?? int.MaxValue,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = options.RetryDelay,
@@ -74,8 +78,28 @@ public sealed class EventDelivery
                     return default;
                 },
             })
-            .AddTimeout(options.Timeout)
             .Build();
+        // The timeout bounds the request alone, not the wait for the rate limit's permit before it.
+        _attempt = new ResiliencePipelineBuilder<HttpResponseMessage>().AddTimeout(options.Timeout).Build();
+        _rate = options.MaxRequestsPerSecond is { } rate ? RateLimit(rate) : null;
+    }
+
+    /// <summary>
+    /// One bucket for the sink, shared by its workers: refilled at the rate, holding at most a twentieth of a second's
+    /// requests (at least one), so no second sees more than the rate plus that small burst.
+    /// </summary>
+    public static TokenBucketRateLimiter RateLimit(double perSecond)
+    {
+        var burst = Math.Max(1, (int)(perSecond / 20));
+        return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = burst,
+            TokensPerPeriod = burst,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(burst / perSecond),
+            QueueLimit = int.MaxValue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            AutoReplenishment = true,
+        });
     }
 
     /// <summary>Returns once the batch is delivered or dead-lettered; only cancellation ends it otherwise (the batch is then delivered again later).</summary>
@@ -83,12 +107,29 @@ public sealed class EventDelivery
     {
         for (var attempt = 1; ; attempt++)
         {
-            using var response = await _pipeline.ExecuteAsync(async token =>
+            HttpResponseMessage response;
+            try
             {
-                if (await _endpoint.PrepareAsync(batch, _http, token) is { } refusal) return refusal;
-                using var request = _endpoint.Build(batch);
-                return await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token);
-            }, ct);
+                response = await _pipeline.ExecuteAsync(async token =>
+                {
+                    using var permit = _rate is null ? null : await _rate.AcquireAsync(1, token);
+                    return await _attempt.ExecuteAsync(async t =>
+                    {
+                        if (await _endpoint.PrepareAsync(batch, _http, t) is { } refusal) return refusal;
+                        using var request = _endpoint.Build(batch);
+                        return await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, t);
+                    }, token);
+                }, ct);
+            }
+            catch (Exception e) when (_options.Retries is not null && !ct.IsCancellationRequested
+                                      && e is HttpRequestException or TimeoutRejectedException or BrokenCircuitException)
+            {
+                // Retries used up on a failure that may pass: the events go to the dead-letter area and delivery moves on.
+                _metrics.Failed($"{e.Message} for {batch[0].Id}", FailureClassifier.Classify(e));
+                await DeadLetterAsync(batch, 0, e.Message, 1 + _options.Retries.Value, ct);
+                return;
+            }
+            using var _ = response;
             if (_endpoint.Classify(response.StatusCode) == DeliveryOutcome.Delivered)
             {
                 _metrics.AddDelivered(batch.Count, batch.Min(e => e.Txn.CommitTimestamp));
@@ -96,6 +137,12 @@ public sealed class EventDelivery
             }
             var body = await response.Content.ReadAsStringAsync(ct);
             _metrics.Failed($"HTTP {(int)response.StatusCode} for {batch[0].Id}: {Clip(body)}", FailureClassifier.ForHttpStatus((int)response.StatusCode));
+            if (_endpoint.Classify(response.StatusCode) == DeliveryOutcome.Retry)
+            {
+                // Only Retries ends the retry strategy on such an answer.
+                await DeadLetterAsync(batch, (int)response.StatusCode, body, 1 + _options.Retries!.Value, ct);
+                return;
+            }
             if (batch.Count > 1)
             {
                 // One bad event must not take its neighbours to the dead-letter area: send them one by one.
@@ -104,7 +151,7 @@ public sealed class EventDelivery
             }
             if (attempt >= _options.MaxRetries)
             {
-                await DeadLetterAsync(batch, response.StatusCode, body, ct);
+                await DeadLetterAsync(batch, (int)response.StatusCode, body, attempt, ct);
                 return;
             }
             _metrics.AddRetried();
@@ -113,14 +160,15 @@ public sealed class EventDelivery
     }
 
     /// <summary>_deadletter/{sink}/{first event id}.json: the events and the endpoint's answer, written before delivery moves on.</summary>
-    private async Task DeadLetterAsync(IReadOnlyList<SinkEvent> batch, HttpStatusCode status, string body, CancellationToken ct)
+    /// <param name="status">The last answer's status; 0 when the last attempt got none (network error, timeout).</param>
+    private async Task DeadLetterAsync(IReadOnlyList<SinkEvent> batch, int status, string body, int attempts, CancellationToken ct)
     {
         using var request = _endpoint.Build(batch);
         var record = JsonSerializer.SerializeToUtf8Bytes(new
         {
             sink = _sink,
             events = batch.Select(e => e.Id).ToArray(),
-            status = (int)status,
+            status,
             response = Clip(body, 16_384),
             request = await request.Content!.ReadAsStringAsync(ct),
             at = DateTime.UtcNow,
@@ -129,8 +177,8 @@ public sealed class EventDelivery
         await using (var stream = new MemoryStream(record))
             await _store.PutAsync(path, stream, CancellationToken.None);
         _metrics.AddDeadLettered(batch.Count);
-        _logger.LogWarning("Sink {Sink}: HTTP {Status} for {Events} event(s) from {First} after {Attempts} attempt(s); dead-lettered to {Path}",
-            _sink, (int)status, batch.Count, batch[0].Id, _options.MaxRetries, path);
+        _logger.LogWarning("Sink {Sink}: {Answer} for {Events} event(s) from {First} after {Attempts} attempt(s); dead-lettered to {Path}",
+            _sink, status == 0 ? body : $"HTTP {status}", batch.Count, batch[0].Id, attempts, path);
     }
 
     private static FailureKind KindOf(Outcome<HttpResponseMessage> outcome) => outcome.Exception is { } e

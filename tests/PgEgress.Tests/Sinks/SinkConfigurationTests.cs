@@ -70,6 +70,12 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
         ["BatchMaxEvents 0"] = ("hooks", Http(s => s.BatchMaxEvents = 0), [":BatchMaxEvents", "between 1 and 1000", "(got 0)"]),
         ["Timeout 0"] = ("hooks", Http(s => s.Timeout = TimeSpan.Zero), [":Timeout"]),
         ["MaxRetries 0"] = ("hooks", Http(s => s.MaxRetries = 0), [":MaxRetries", "at least 1"]),
+        ["Retries negative"] = ("hooks", Http(s => s.Retries = -1), [":Retries", "0 or more", "(got -1)"]),
+        ["MaxRequestsPerSecond negative"] = ("hooks", Http(s => s.MaxRequestsPerSecond = -5), [":MaxRequestsPerSecond", "positive", "(got -5)"]),
+        ["MaxRequestsPerSecond zero"] = ("hooks", Http(s => s.MaxRequestsPerSecond = 0), [":MaxRequestsPerSecond", "positive"]),
+        ["MaxRequestsPerSecond on a Postgres sink"] = ("mirror", Postgres(s => s.MaxRequestsPerSecond = 10), [":MaxRequestsPerSecond", "Http and Hook0"]),
+        ["Format and EventFormat disagreeing"] = ("hooks", Http(s => (s.Format, s.EventFormat) = (SinkFormat.Json, SinkFormat.Xml)), [":Format", "EventFormat", "disagree"]),
+        ["Format on a Hook0 sink"] = ("events", Hook0(s => s.Format = SinkFormat.Xml), [":Format", "Http settings"]),
         ["RetryDelay above MaxRetryDelay"] = ("hooks", Http(s => s.RetryDelay = TimeSpan.FromMinutes(5)), [":RetryDelay", "MaxRetryDelay"]),
         ["Hook0 without Token"] = ("events", Hook0(s => s.Token = ""), [":Token", "required"]),
         ["Hook0 Token with a trailing line break"] = ("events", Hook0(s => s.Token += "\n"), [":Token", "line breaks"]),
@@ -207,6 +213,9 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
     [InlineData("Kind", "Kafka")]
     [InlineData("Enabled", "yes")]
     [InlineData("Workers", "four")]
+    [InlineData("Format", "Yaml")]
+    [InlineData("EventFormat", "Protobuf")]
+    [InlineData("Timeout", "ten seconds")]
     public void A_sink_value_that_does_not_bind_is_an_error_naming_it(string setting, string value)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -235,6 +244,33 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
         var options = OptionsBinding.Bind(configuration);
 
         Assert.Equal(kind, options.Sinks["hooks"].Kind);
+    }
+
+    /// <summary>The seeds' settings list: Timeout in seconds, Retries, EventFormat; a TimeSpan Timeout still reads as one.</summary>
+    [Theory]
+    [InlineData("30", 30_000)]
+    [InlineData("2.5", 2_500)]
+    [InlineData("00:00:07", 7_000)]
+    public void A_sink_Timeout_reads_a_bare_number_as_seconds(string value, int milliseconds)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["PgEgress:Source:ConnectionString"] = Source,
+            ["PgEgress:Sinks:hooks:Kind"] = "Http",
+            ["PgEgress:Sinks:hooks:Url"] = "https://hooks.example.com/pgegress",
+            ["PgEgress:Sinks:hooks:Timeout"] = value,
+            ["PgEgress:Sinks:hooks:Retries"] = "5",
+            ["PgEgress:Sinks:hooks:EventFormat"] = "xml",
+        }).Build();
+
+        var sink = OptionsBinding.Bind(configuration).Sinks["hooks"];
+
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), sink.Timeout);
+        Assert.Equal(5, sink.Retries);
+        Assert.Equal(SinkFormat.Xml, sink.EffectiveFormat);
+        var errors = new List<string>();
+        SinkValidator.Validate("hooks", sink, ListenAddresses.None, errors);
+        Assert.Empty(errors);
     }
 
     private static Dictionary<string, string?> HostSettingsWithSink(params (string Key, string Value)[] sink)
