@@ -77,6 +77,7 @@ public static class OptionsValidator
 
         if (o.Health.MaxLag < TimeSpan.Zero) errors.Add($"{s}:Health:MaxLag must not be negative (00:00:00 turns the check off)");
         if (o.Health.MaxLagBytes < 0) errors.Add($"{s}:Health:MaxLagBytes must not be negative (0 turns the check off)");
+        if (!(o.Health.RepairMaxFraction is > 0 and <= 1)) errors.Add($"{s}:Health:RepairMaxFraction must be above 0 and at most 1");
         ValidateDurable(o.Durable, errors);
 
         if (o.Api.Key.Length is > 0 and < MinApiKeyLength)

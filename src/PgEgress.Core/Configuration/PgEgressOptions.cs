@@ -156,4 +156,10 @@ public sealed class HealthOptions
 
     /// <summary>/api/ready answers 503 when ingest, the flush or a sink has more WAL than this (bytes) to catch up. Zero: off.</summary>
     public long MaxLagBytes { get; set; }
+
+    /// <summary>Every verification that finds discrepancies repairs them (a repair file, or a reload above <see cref="RepairMaxFraction"/>).</summary>
+    public bool AutoRepair { get; set; }
+
+    /// <summary>A repair that would change more than this fraction of the table's rows requests a full reload instead.</summary>
+    public double RepairMaxFraction { get; set; } = 0.1;
 }
