@@ -11,7 +11,7 @@ namespace PgEgress.Core.Health;
 
 /// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
 public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, RegistryStore registry,
-    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag)
+    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag, Verification.VerificationStore verifications)
 {
     private string Slot => pipeline.Source.Slot;
 
@@ -32,7 +32,10 @@ public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, R
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
             cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables,
             [.. failures.Select(f => new FlushFailureStatus(f.Table.ToString(), f.Error, PgText.Lsn(f.RetryFrom), f.FirstFailedAt, f.LastFailedAt, f.Attempts))], ops,
-            await SinksAsync(lags, ct), lags.Consumers);
+            await SinksAsync(lags, ct), lags.Consumers)
+        {
+            Verifications = await verifications.LatestPerTableAsync(Slot, ct),
+        };
     }
 
     /// <summary>Each configured sink: its registry cursor, how far behind the staged log it is, and this process's counters.</summary>

@@ -31,7 +31,11 @@ public sealed record StatusReport(
     IReadOnlyList<FlushFailureStatus> FlushFailures,
     IReadOnlyList<OperationStatus> Operations,
     IReadOnlyList<SinkStatus> Sinks,
-    IReadOnlyList<ConsumerLag> Lag);
+    IReadOnlyList<ConsumerLag> Lag)
+{
+    /// <summary>The newest verification of each table that has one (its discrepancy sample at /api/verifications/{id}).</summary>
+    public IReadOnlyList<Verification.VerificationRecord> Verifications { get; init; } = [];
+}
 
 /// <param name="LagBytes">Staged WAL the sink has yet to deliver.</param>
 /// <param name="LagSeconds">Age of the oldest undelivered commit (of its segment's registration when this process does not run the sink); 0 when caught up.</param>

@@ -37,4 +37,14 @@ public sealed class ApiFunctions(PgEgressApi api)
     public async Task<IActionResult> Operation([HttpTrigger(AuthorizationLevel.Function, "get", Route = "operations/{id}")] HttpRequest request,
         string id) =>
         ApiActionResult.From(await api.OperationAsync(id, request.HttpContext.RequestAborted));
+
+    [Function("VerifyTable")]
+    public async Task<IActionResult> VerifyTable([HttpTrigger(AuthorizationLevel.Function, "post", Route = "tables/{table}/verify")] HttpRequest request,
+        string table) =>
+        ApiActionResult.From(await api.RequestVerifyAsync(table, request.Query["repair"].FirstOrDefault(), request.HttpContext.RequestAborted));
+
+    [Function("Verification")]
+    public async Task<IActionResult> Verification([HttpTrigger(AuthorizationLevel.Function, "get", Route = "verifications/{id}")] HttpRequest request,
+        string id) =>
+        ApiActionResult.From(await api.VerificationAsync(id, request.HttpContext.RequestAborted));
 }
