@@ -149,7 +149,7 @@ public sealed class FileReplay : IDisposable
     private void Replay(int p, HashSet<long> captures, Dictionary<long, string?[]> captured, bool writeFinal)
     {
         var state = new Dictionary<string, (string?[] Values, long Count)>(StringComparer.Ordinal);
-        using (var r = new BinaryReader(PrivateFiles.Open(Spill(p), FileMode.Open, FileAccess.Read, 1 << 16)))
+        using (var r = new BinaryReader(new FileStream(Spill(p), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16)))
         {
             var length = r.BaseStream.Length;
             while (r.BaseStream.Position < length)
@@ -212,7 +212,7 @@ public sealed class FileReplay : IDisposable
         var partitions = prefixes is null ? Enumerable.Range(0, Partitions) : prefixes.Select(PartitionOf).Distinct().Order();
         foreach (var p in partitions)
         {
-            using var r = new BinaryReader(PrivateFiles.Open(Final(p), FileMode.Open, FileAccess.Read, 1 << 16));
+            using var r = new BinaryReader(new FileStream(Final(p), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16));
             var length = r.BaseStream.Length;
             while (r.BaseStream.Position < length)
             {
