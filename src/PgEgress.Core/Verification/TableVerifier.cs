@@ -201,20 +201,26 @@ public sealed class TableVerifier(
         }
     }
 
-    /// <summary>Why the table cannot be compared now (its files are not meant to be whole), or null.</summary>
+    /// <summary>
+    /// Why the table cannot be compared now (its files are not meant to be whole), or null. A completed reload whose
+    /// operation the flush has not released yet is fine: once ingest is past C and the flush has written every staged
+    /// transaction up to C, the only changes such a hold keeps back end after the staged log, so after C.
+    /// </summary>
     private async Task<string?> NotComparableAsync(TableName table, CancellationToken ct)
     {
         await using var cmd = source.CreateCommand("""
             SELECT (SELECT mode FROM cdc_registry.table_state WHERE table_name = $2),
                    EXISTS (SELECT 1 FROM cdc_registry.flush_failures WHERE slot = $1 AND table_name = $2),
-                   EXISTS (SELECT 1 FROM cdc_registry.operations WHERE slot = $1 AND table_name = $2 AND (state IN ('requested', 'exporting') OR (state = 'completed' AND released_at IS NULL)))
+                   (SELECT id || ' ' || state FROM cdc_registry.operations WHERE slot = $1 AND table_name = $2
+                    AND state IN ('requested', 'exporting') ORDER BY id LIMIT 1)
             """);
         cmd.Parameters.Add(new() { Value = options.Source.Slot });
         cmd.Parameters.Add(new() { Value = table.ToString() });
         await using var r = await cmd.ExecuteReaderAsync(ct);
         await r.ReadAsync(ct);
         var mode = r.IsDBNull(0) ? null : r.GetString(0);
-        if (mode is "pending_reload" or "reloading" || r.GetBoolean(2)) return $"skipped: table is {(mode == "pending_reload" ? "waiting for a reload" : "reloading")}";
+        if (!r.IsDBNull(2)) return $"skipped: table is reloading (operation {r.GetString(2)})";
+        if (mode is "pending_reload" or "reloading") return $"skipped: table is {mode.Replace('_', ' ')}";
         if (r.GetBoolean(1)) return "skipped: the flush cannot write the table (see flush_failures)";
         return null;
     }

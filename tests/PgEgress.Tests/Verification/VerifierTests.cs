@@ -29,12 +29,12 @@ public sealed class VerifierTests(PostgresFixture pg) : IDisposable
         ALTER TABLE app.bag REPLICA IDENTITY FULL;
         """;
 
-    private async Task<(NpgsqlDataSource Db, InProcessPipeline Pipeline)> StartAsync(string database)
+    private async Task<(NpgsqlDataSource Db, InProcessPipeline Pipeline)> StartAsync(string database, bool reloads = false)
     {
         var cs = await pg.CreateUniqueDatabaseAsync(database);
         var db = NpgsqlDataSource.Create(cs);
         await ReloadRig.ExecAsync(db, Tables);
-        var pipeline = await InProcessPipeline.StartAsync(InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, database)));
+        var pipeline = await InProcessPipeline.StartAsync(InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, database)), reloads: reloads);
         await ReloadRig.ExecAsync(db, """
             INSERT INTO app.t SELECT g, '2026-01-01 12:00+02'::timestamptz + g * interval '1.5 s', g * 1.10, decode(md5(g::text), 'hex'),
                 ARRAY['a"b', NULL, 'c,d'], jsonb_build_object('k', g, 'q', 'x"y'), CASE g % 3 WHEN 0 THEN NULL WHEN 1 THEN '' ELSE E'line\nbreak "q"' END,
@@ -150,6 +150,21 @@ public sealed class VerifierTests(PostgresFixture pg) : IDisposable
         await new OutputVerifier(db, store).AssertExactAsync(("app", "t"));
         var again = await VerifyAsync(pipeline, "app.t");
         Assert.Equal(0L, again.MissingInFiles + again.OnlyInFiles + again.Different);
+    }
+
+    [Fact]
+    public async Task Right_after_a_reload_the_files_from_it_verify_clean()
+    {
+        var (db, pipeline) = await StartAsync("verify_reload", reloads: true);
+        await using var _ = db;
+        await using var __ = pipeline;
+        Assert.Equal(202, (await pipeline.Get<PgEgressApi>().RequestReloadAsync("app.t", default)).StatusCode);
+        await ReloadRig.ExecAsync(db, "UPDATE app.t SET s = 'during' WHERE id < 20");
+        await ReloadRig.WaitForOperationsAsync(db, pipeline.Options.Source.Slot, 1, TimeSpan.FromMinutes(1));
+        // No flush and no change since the reload: the operation is not released yet, and the files are whole.
+        var verified = await VerifyAsync(pipeline, "app.t");
+        Assert.Equal(0L, verified.MissingInFiles + verified.OnlyInFiles + verified.Different);
+        Assert.Equal(2988L, verified.RowsScanned);
     }
 
     [Fact]
