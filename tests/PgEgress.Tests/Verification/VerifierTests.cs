@@ -29,12 +29,14 @@ public sealed class VerifierTests(PostgresFixture pg) : IDisposable
         ALTER TABLE app.bag REPLICA IDENTITY FULL;
         """;
 
-    private async Task<(NpgsqlDataSource Db, InProcessPipeline Pipeline)> StartAsync(string database, bool reloads = false)
+    private async Task<(NpgsqlDataSource Db, InProcessPipeline Pipeline)> StartAsync(string database, bool reloads = false, double repairMaxFraction = 0.1)
     {
         var cs = await pg.CreateUniqueDatabaseAsync(database);
         var db = NpgsqlDataSource.Create(cs);
         await ReloadRig.ExecAsync(db, Tables);
-        var pipeline = await InProcessPipeline.StartAsync(InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, database)), reloads: reloads);
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, database));
+        options.Health.RepairMaxFraction = repairMaxFraction;
+        var pipeline = await InProcessPipeline.StartAsync(options, reloads: reloads);
         await ReloadRig.ExecAsync(db, """
             INSERT INTO app.t SELECT g, '2026-01-01 12:00+02'::timestamptz + g * interval '1.5 s', g * 1.10, decode(md5(g::text), 'hex'),
                 ARRAY['a"b', NULL, 'c,d'], jsonb_build_object('k', g, 'q', 'x"y'), CASE g % 3 WHEN 0 THEN NULL WHEN 1 THEN '' ELSE E'line\nbreak "q"' END,
@@ -48,7 +50,7 @@ public sealed class VerifierTests(PostgresFixture pg) : IDisposable
         return (db, pipeline);
     }
 
-    private static async Task<VerificationRecord> VerifyAsync(InProcessPipeline pipeline, string table, bool repair = false)
+    private static async Task<VerificationRecord> VerifyAsync(InProcessPipeline pipeline, string table, bool repair = false, string state = VerificationRecord.Completed)
     {
         var reply = await pipeline.Get<PgEgressApi>().RequestVerifyAsync(table, repair ? "true" : null, default);
         Assert.Equal(202, reply.StatusCode);
@@ -56,7 +58,7 @@ public sealed class VerifierTests(PostgresFixture pg) : IDisposable
         Assert.Equal(id, await pipeline.Get<VerificationRunner>().RunNextAsync(default));
         var done = await pipeline.Get<VerificationStore>().GetAsync(pipeline.Options.Source.Slot, id, default);
         Assert.NotNull(done);
-        Assert.True(done.State == VerificationRecord.Completed, $"verification {id}: {done.State} {done.Error}");
+        Assert.True(done.State == state, $"verification {id}: {done.State} {done.Error}");
         return done;
     }
 
@@ -165,6 +167,42 @@ public sealed class VerifierTests(PostgresFixture pg) : IDisposable
         var verified = await VerifyAsync(pipeline, "app.t");
         Assert.Equal(0L, verified.MissingInFiles + verified.OnlyInFiles + verified.Different);
         Assert.Equal(2988L, verified.RowsScanned);
+    }
+
+    [Fact]
+    public async Task A_table_waiting_for_a_reload_or_failing_to_flush_is_skipped_with_the_reason()
+    {
+        var (db, pipeline) = await StartAsync("verify_skip");
+        await using var _ = db;
+        await using var __ = pipeline;
+        await ReloadRig.ExecAsync(db, "UPDATE cdc_registry.table_state SET mode = 'pending_reload' WHERE table_name = 'app.t'");
+        var pending = await VerifyAsync(pipeline, "app.t", state: VerificationRecord.Skipped);
+        Assert.Equal("skipped: table is pending reload", pending.Error);
+        Assert.Null(pending.MissingInFiles);
+        await ReloadRig.ExecAsync(db, $"""
+            UPDATE cdc_registry.table_state SET mode = 'streaming' WHERE table_name = 'app.t';
+            INSERT INTO cdc_registry.flush_failures (slot, table_name, retry_from, error) VALUES ('{pipeline.Options.Source.Slot}', 'app.t', '0/1', 'disk full');
+            """);
+        var failing = await VerifyAsync(pipeline, "app.t", state: VerificationRecord.Skipped);
+        Assert.StartsWith("skipped: the flush cannot write the table", failing.Error);
+    }
+
+    [Fact]
+    public async Task Above_the_repair_fraction_a_reload_is_requested_instead_of_a_repair_file()
+    {
+        var (db, pipeline) = await StartAsync("verify_fraction", reloads: true, repairMaxFraction: 0.0001);
+        await using var _ = db;
+        await using var __ = pipeline;
+        await RewriteAsync(db, pipeline.Store, await FileOfAsync(db, "app.t"), (h, r) => Field(h, r, "id") == "7" && Field(h, r, "_op") == "I");
+        var found = await VerifyAsync(pipeline, "app.t", repair: true);
+        Assert.Equal(1L, found.MissingInFiles);
+        Assert.Null(found.RepairPath);
+        Assert.NotNull(found.ReloadOperationId);
+        Assert.Equal(0L, await ReloadRig.ScalarAsync<long>(db, "SELECT count(*) FROM cdc_registry.file_log WHERE file_type = 'repair'"));
+        var ops = await ReloadRig.WaitForOperationsAsync(db, pipeline.Options.Source.Slot, 1, TimeSpan.FromMinutes(1));
+        Assert.Equal("verify", Assert.Single(ops, o => o.Id == found.ReloadOperationId).RequestedVia);
+        await pipeline.FlushAsync();
+        await new OutputVerifier(db, pipeline.Store).AssertExactAsync(("app", "t"));
     }
 
     [Fact]
