@@ -162,4 +162,13 @@ public sealed class HealthOptions
 
     /// <summary>A repair that would change more than this fraction of the table's rows requests a full reload instead.</summary>
     public double RepairMaxFraction { get; set; } = 0.1;
+
+    /// <summary>Each published table is verified this often (a scheduled verification). Zero: off.</summary>
+    public TimeSpan VerifyInterval { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Scheduled verifications start only from this UTC time of day …</summary>
+    public TimeSpan VerifyWindowStart { get; set; } = TimeSpan.Zero;
+
+    /// <summary>… until this one (before the start: the window spans midnight; equal to it: all day).</summary>
+    public TimeSpan VerifyWindowEnd { get; set; } = TimeSpan.Zero;
 }

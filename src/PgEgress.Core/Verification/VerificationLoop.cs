@@ -1,18 +1,34 @@
 using Microsoft.Extensions.Logging;
+using PgEgress.Core.Configuration;
+using PgEgress.Core.Domain;
 
 namespace PgEgress.Core.Verification;
 
-/// <summary>The self-hosted verification runner: runs what is requested, then looks again after a short pause (like the reload loop).</summary>
-public sealed class VerificationLoop(VerificationRunner runner, ILogger<VerificationLoop> logger)
+/// <summary>
+/// The self-hosted verification runner: requests the scheduled verifications that are due, runs what is requested,
+/// then looks again after a short pause (like the reload loop).
+/// </summary>
+public sealed class VerificationLoop(VerificationRunner runner, VerificationStore store, PgEgressOptions options, TimeProvider time, ILogger<VerificationLoop> logger)
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the schedule is looked at (each look reads the registry).</summary>
+    public static readonly TimeSpan ScheduleInterval = TimeSpan.FromSeconds(30);
+
     public async Task RunAsync(CancellationToken stop)
     {
+        var schedule = new VerifySchedule(options.Health);
+        var nextLook = DateTime.MinValue;
         while (!stop.IsCancellationRequested)
         {
             try
             {
+                var now = time.GetUtcNow().UtcDateTime;
+                if (schedule.Enabled && now >= nextLook)
+                {
+                    nextLook = now + ScheduleInterval;
+                    await RequestDueAsync(schedule, now, stop);
+                }
                 if (await runner.RunNextAsync(stop) is not null) continue;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -25,12 +41,23 @@ public sealed class VerificationLoop(VerificationRunner runner, ILogger<Verifica
             }
             try
             {
-                await Task.Delay(PollInterval, stop);
+                await Task.Delay(PollInterval, time, stop);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>Requests a scheduled verification of every table that is due; the Functions app's timer calls it too.</summary>
+    public async Task<int> RequestDueAsync(VerifySchedule schedule, DateTime now, CancellationToken ct)
+    {
+        var slot = options.Source.Slot;
+        var latest = (await store.LatestPerTableAsync(slot, ct)).ToDictionary(v => v.Table, v => v.RequestedAt);
+        var due = schedule.Due(now, await store.TablesAsync(ct), latest);
+        foreach (var table in due) await store.RequestAsync(slot, TableName.ParseStored(table), "schedule", options.Health.AutoRepair, ct);
+        if (due.Count > 0) logger.LogInformation("Scheduled verification of {Tables}", string.Join(", ", due));
+        return due.Count;
     }
 }

@@ -120,6 +120,16 @@ public sealed class VerificationStore(NpgsqlDataSource source)
         return list;
     }
 
+    /// <summary>The tables the registry tracks (table_state), which a schedule verifies.</summary>
+    public async Task<List<string>> TablesAsync(CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("SELECT table_name FROM cdc_registry.table_state ORDER BY table_name");
+        var list = new List<string>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add(r.GetString(0));
+        return list;
+    }
+
     private static VerificationRecord Read(NpgsqlDataReader r)
     {
         long? L(int i) => r.IsDBNull(i) ? null : r.GetInt64(i);
