@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
-using PgEgress.Core.Domain;
 
 namespace PgEgress.Core.Verification;
 
@@ -8,7 +7,7 @@ namespace PgEgress.Core.Verification;
 /// The self-hosted verification runner: requests the scheduled verifications that are due, runs what is requested,
 /// then looks again after a short pause (like the reload loop).
 /// </summary>
-public sealed class VerificationLoop(VerificationRunner runner, VerificationStore store, PgEgressOptions options, TimeProvider time, ILogger<VerificationLoop> logger)
+public sealed class VerificationLoop(VerificationRunner runner, PgEgressOptions options, TimeProvider time, ILogger<VerificationLoop> logger)
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
@@ -27,7 +26,7 @@ public sealed class VerificationLoop(VerificationRunner runner, VerificationStor
                 if (schedule.Enabled && now >= nextLook)
                 {
                     nextLook = now + ScheduleInterval;
-                    await RequestDueAsync(schedule, now, stop);
+                    await runner.RequestDueAsync(schedule, now, stop);
                 }
                 if (await runner.RunNextAsync(stop) is not null) continue;
             }
@@ -48,16 +47,5 @@ public sealed class VerificationLoop(VerificationRunner runner, VerificationStor
                 return;
             }
         }
-    }
-
-    /// <summary>Requests a scheduled verification of every table that is due; the Functions app's timer calls it too.</summary>
-    public async Task<int> RequestDueAsync(VerifySchedule schedule, DateTime now, CancellationToken ct)
-    {
-        var slot = options.Source.Slot;
-        var latest = (await store.LatestPerTableAsync(slot, ct)).ToDictionary(v => v.Table, v => v.RequestedAt);
-        var due = schedule.Due(now, await store.TablesAsync(ct), latest);
-        foreach (var table in due) await store.RequestAsync(slot, TableName.ParseStored(table), "schedule", options.Health.AutoRepair, ct);
-        if (due.Count > 0) logger.LogInformation("Scheduled verification of {Tables}", string.Join(", ", due));
-        return due.Count;
     }
 }
