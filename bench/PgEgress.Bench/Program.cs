@@ -7,6 +7,7 @@ const string Usage = """
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
            PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
+           PgEgress.Bench verify [--rows N] [--runs N] [--keep]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
                of a throwaway PostgreSQL cluster; prints both rates and their ratio (median of --runs each).
@@ -22,7 +23,10 @@ const string Usage = """
                replication session per slice (the old ConsumeSlice activity) vs one kept session (SliceRun); walsender
                CPU and time from the commit until it is staged.
 
-      --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload, 500000 for slices)
+      verify   a verification of a table PgEgress exported (initial load) and then streamed changes of, vs the plain
+               SELECT md5(string_agg(t::text, '' ORDER BY id)) over it; both times and PgEgress's peak RSS.
+
+      --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload, 500000 for slices, 2000000 for verify)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
       --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
@@ -39,7 +43,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "verify"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -50,6 +54,7 @@ var reload = new ReloadSettings();
 var sinks = new SinkSettings();
 var sinksTxn = new SinkTransactionSettings();
 var slices = new SliceSettings();
+var verify = new VerifySettings();
 for (var i = 1; i < args.Length; i++)
 {
     long Number(string name, long min = 1)
@@ -65,7 +70,7 @@ for (var i = 1; i < args.Length; i++)
         {
             case "--rows":
                 var rows = Number("--rows");
-                (ingest, reload, slices) = (ingest with { Rows = rows }, reload with { Rows = rows }, slices with { Rows = rows });
+                (ingest, reload, slices, verify) = (ingest with { Rows = rows }, reload with { Rows = rows }, slices with { Rows = rows }, verify with { Rows = rows });
                 break;
             case "--transactions" when args[0] == "ingest": ingest = ingest with { Transactions = checked((int)Number("--transactions")) }; break;
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
@@ -78,10 +83,12 @@ for (var i = 1; i < args.Length; i++)
                 var runs = checked((int)Number("--runs"));
                 (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
                     sinksTxn with { Runs = runs }, slices with { Runs = runs });
+                verify = verify with { Runs = runs };
                 break;
             case "--keep":
                 (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
                     sinksTxn with { Keep = true }, slices with { Keep = true });
+                verify = verify with { Keep = true };
                 break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
         }
@@ -114,5 +121,6 @@ if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
 else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
-else await SliceBench.RunAsync(slices, cancel.Token);
+else if (args[0] == "slices") await SliceBench.RunAsync(slices, cancel.Token);
+else await VerifyBench.RunAsync(verify, cancel.Token);
 return 0;
