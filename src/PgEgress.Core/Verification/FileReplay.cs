@@ -85,17 +85,18 @@ public sealed class FileReplay : IDisposable
                     var toast = toastAt >= 0 && row[toastAt] is { Length: > 2 } t ? ToastColumns(t) : [];
                     if (op == 'T')
                     {
-                        foreach (var w in writers) Write(w, op, ordinal, [], values);
+                        foreach (var w in writers) Write(w, op, ordinal, "", [], values);
                         previous = null;
                         continue;
                     }
-                    var partition = PartitionOf(RowEncoding.KeyHash(values, _key));
+                    var keyHash = RowEncoding.KeyHash(values, _key);
+                    var partition = PartitionOf(keyHash);
                     if (op == 'I' && toast.Length > 0 && previous is ('D', var dp))
                     {
                         captures.Add(ordinal - 1);
                         capturePartitions.Add(dp);
                     }
-                    Write(writers[partition], op, ordinal, toast, values);
+                    Write(writers[partition], op, ordinal, keyHash, toast, values);
                     previous = (op, partition);
                 }
                 if (before && after && file.FileType == "streaming") Straddles = true;
@@ -133,10 +134,11 @@ public sealed class FileReplay : IDisposable
         return [.. names.Select(n => _columns.ToList().IndexOf(n)).Where(i => i >= 0)];
     }
 
-    private static void Write(BinaryWriter w, char op, long ordinal, int[] toast, string?[] values)
+    private static void Write(BinaryWriter w, char op, long ordinal, string keyHash, int[] toast, string?[] values)
     {
         w.Write(op);
         w.Write(ordinal);
+        w.Write(keyHash);
         w.Write(toast.Length);
         foreach (var t in toast) w.Write(t);
         foreach (var v in values)
@@ -156,6 +158,7 @@ public sealed class FileReplay : IDisposable
             {
                 var op = r.ReadChar();
                 var ordinal = r.ReadInt64();
+                var key = r.ReadString();
                 var toast = new int[r.ReadInt32()];
                 for (var i = 0; i < toast.Length; i++) toast[i] = r.ReadInt32();
                 var values = new string?[_columns.Count];
@@ -165,7 +168,6 @@ public sealed class FileReplay : IDisposable
                     state.Clear();
                     continue;
                 }
-                var key = RowEncoding.KeyHash(values, _key);
                 switch (op)
                 {
                     case 'I' or 'R' or 'U':
