@@ -66,28 +66,46 @@ public sealed class TableVerifier(
         outcome.ConsistentLsn = consistent;
         await using (workers)
         {
-            var cursor = await FlushCursorAsync(ct);
-            if (cursor < consistent) await flush.RunAsync(FlushTimeout, ct, upTo: consistent);
-            // Checked again after the flush: a reload or a failure may have come meanwhile.
-            if ((await NotComparableAsync(table, ct) ?? await SupersededAsync(table, consistent, ct)) is { } later)
-            {
-                outcome.Skipped = later;
-                return outcome;
-            }
             var conn = workers.Connections[0];
             var shape = await DatabaseSide.ShapeAsync(conn, table, ct) ?? throw new InvalidOperationException($"table {table} is gone");
-            var files = await FilesAsync(table, consistent, ct);
-            var totalBytes = files.Sum(f => f.Bytes);
+            var db = new DatabaseSide(conn, table, shape);
+            // The database's first level scans under the snapshot while this process flushes and replays the files.
+            using var stopScan = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var firstLevel = db.BucketsAsync(RowEncoding.FirstLevelDigits, null, stopScan.Token);
+            Dictionary<string, BucketStats> dbFirst;
             var folder = Path.Combine(options.WorkDirectory, options.Source.Slot, "verify", request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-            using var replay = new FileReplay(folder, shape.Columns, shape.Key, totalBytes > 64L << 20 ? 2 : 1);
-            await replay.BuildAsync(store, [.. files.Select(f => f.File)], consistent, ct);
+            List<(ReplayFile File, long Bytes, int SchemaVersion)> files;
+            FileReplay replay;
+            try
+            {
+                var cursor = await FlushCursorAsync(ct);
+                if (cursor < consistent) await flush.RunAsync(FlushTimeout, ct, upTo: consistent);
+                // Checked again after the flush: a reload or a failure may have come meanwhile.
+                if ((await NotComparableAsync(table, ct) ?? await SupersededAsync(table, consistent, ct)) is { } later)
+                {
+                    outcome.Skipped = later;
+                    return outcome;
+                }
+                files = await FilesAsync(table, consistent, ct);
+                replay = new FileReplay(folder, shape.Columns, shape.Key, files.Sum(f => f.Bytes) > 64L << 20 ? 2 : 1);
+                await replay.BuildAsync(store, [.. files.Select(f => f.File)], consistent, ct);
+                dbFirst = await firstLevel;
+            }
+            finally
+            {
+                if (!firstLevel.IsCompleted)
+                {
+                    await stopScan.CancelAsync();
+                    try { await firstLevel; } catch (Exception) when (stopScan.IsCancellationRequested) { }
+                }
+            }
+            using var _replay = replay;
             outcome.FileRows = replay.FileRows;
 
-            var db = new DatabaseSide(conn, table, shape);
             RepairWriter.Draft? draft = request.Repair || options.Health.AutoRepair ? repairs.Start(folder, shape, consistent) : null;
             using var _ = draft;
-            await CompareAsync(db, replay, shape, outcome, draft, ct);
+            await CompareAsync(db, dbFirst, replay, shape, outcome, draft, ct);
             meter.Verified(table.ToString(), outcome, clock.Elapsed);
             logger.LogInformation("Verified {Table} at {Lsn}: {Rows} row(s), {Missing} missing from the files, {Extra} only in them, {Different} different",
                 table, PgText.Lsn(consistent), outcome.RowsScanned, outcome.MissingInFiles, outcome.OnlyInFiles, outcome.Different);
@@ -114,7 +132,8 @@ public sealed class TableVerifier(
     }
 
     /// <summary>Buckets level by level, bisecting the differing ones; leaves are compared row by row.</summary>
-    private static async Task CompareAsync(DatabaseSide db, FileReplay replay, TableShape shape, VerificationOutcome outcome, RepairWriter.Draft? draft, CancellationToken ct)
+    private static async Task CompareAsync(DatabaseSide db, Dictionary<string, BucketStats> dbFirst, FileReplay replay, TableShape shape,
+        VerificationOutcome outcome, RepairWriter.Draft? draft, CancellationToken ct)
     {
         var digits = RowEncoding.FirstLevelDigits;
         PrefixSet? within = null;
@@ -123,7 +142,7 @@ public sealed class TableVerifier(
         var first = true;
         while (true)
         {
-            var dbBuckets = await db.BucketsAsync(digits, within, ct);
+            var dbBuckets = first ? dbFirst : await db.BucketsAsync(digits, within, ct);
             var fileBuckets = replay.Buckets(digits, withinList);
             if (first) outcome.RowsScanned = dbBuckets.Values.Sum(b => b.Count);
             first = false;
