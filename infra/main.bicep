@@ -62,6 +62,9 @@ param sourceTables array = []
 @description('PgEgress__Source__Schemas__N: schemas of a publication PgEgress creates (needs superuser). Empty with no tables: all user schemas.')
 param sourceSchemas array = []
 
+@description('PgEgress__Source__Streaming: read with pgoutput protocol 2 so large transactions are streamed while in progress (PostgreSQL 14 and later; protocol 1 below). false: protocol 1.')
+param sourceStreaming bool = true
+
 @description('PgEgress__Storage__AccountUrl: blob service URL for the output, reached with the app\'s managed identity. Empty: an output storage account of this deployment (shared keys off), whose output container the identity is granted "Storage Blob Data Contributor" on (grant it yourself on any other account). Unused when storageConnectionStringSecretName is set.')
 param outputAccountUrl string = ''
 
@@ -85,6 +88,12 @@ param sliceMaxBytes int = 67108864
 
 @description('PgEgress__Slice__MaxTransactions: … or after this many transactions.')
 param sliceMaxTransactions int = 10000
+
+@description('PgEgress__Slice__QuietAfterCommit: … or when, after a staged transaction, the stream has been quiet this long (low latency under light load). 00:00:00: off.')
+param sliceQuietAfterCommit string = '00:00:00.05'
+
+@description('PgEgress__Slice__MaxLatency: … or once the slice\'s first transaction has waited this long (bounds staging delay under a steady stream).')
+param sliceMaxLatency string = '00:00:01'
 
 @description('PgEgress__Slice__HeartbeatInterval: when the published tables are idle this long, a heartbeat goes into the WAL so the slot advances.')
 param sliceHeartbeatInterval string = '00:00:30'
@@ -378,6 +387,10 @@ var pgegressSettings = [
     value: sourceSlot
   }
   {
+    name: 'PgEgress__Source__Streaming'
+    value: string(sourceStreaming)
+  }
+  {
     name: 'PgEgress__Storage__Kind'
     value: 'AzureBlob'
   }
@@ -421,6 +434,14 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Slice__MaxTransactions'
     value: string(sliceMaxTransactions)
+  }
+  {
+    name: 'PgEgress__Slice__QuietAfterCommit'
+    value: sliceQuietAfterCommit
+  }
+  {
+    name: 'PgEgress__Slice__MaxLatency'
+    value: sliceMaxLatency
   }
   {
     name: 'PgEgress__Slice__HeartbeatInterval'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine. It installs what is missing (the npm packages that bring Azurite;
-# the PostgreSQL server, when running as root without one); the tests themselves start and stop their own
+# the PostgreSQL server and Debian's chromium for the status page tests, when running as root without them); the tests themselves start and stop their own
 # throwaway PostgreSQL clusters and Azurite. Extra arguments go to `dotnet test` (e.g. --filter Storage).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +17,12 @@ if ! have_postgres; then
   [[ $(id -u) -eq 0 ]] || { log "no PostgreSQL server found; install postgresql (15 or later) and retry"; exit 1; }
   log "installing the PostgreSQL server"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+# The status page tests drive a headless Chromium (PGEGRESS_CHROMIUM names another binary).
+if [[ -z ${PGEGRESS_CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
+  [[ $(id -u) -eq 0 ]] || { log "no chromium found; install Debian's chromium package (or set PGEGRESS_CHROMIUM) and retry"; exit 1; }
+  log "installing chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 if [[ ! -x node_modules/.bin/azurite-blob ]]; then
   log "installing npm packages (Azurite)"

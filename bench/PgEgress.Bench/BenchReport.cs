@@ -3,13 +3,14 @@ using PgEgress.Core.Output;
 
 namespace PgEgress.Bench;
 
-/// <summary>The table printed to stdout: per contender the median run, its rates, and the ratio PgEgress / pg_recvlogical.</summary>
+/// <summary>The table printed to stdout: per contender the median run, its rates, and the ratios PgEgress / pg_recvlogical.</summary>
 public static class BenchReport
 {
     public static string Render(IngestSettings settings, LoadedChanges load, IReadOnlyList<RunResult> results, TimeSpan total,
         (double Before, double After) loadAverage)
     {
         var recv = Median(results, RecvLogicalRunner.Contender);
+        var stream = Median(results, RecvLogicalRunner.StreamingContender);
         var egress = Median(results, EgressRunner.Contender);
         var walMb = load.WalBytes / 1e6;
         var text = new StringBuilder();
@@ -19,14 +20,17 @@ public static class BenchReport
         text.AppendLine();
         text.AppendLine("| contender | median s | rows/s | WAL MB/s | client CPU s | walsender CPU s | runs (s) |");
         text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
-        foreach (var (name, median) in new[] { (RecvLogicalRunner.Contender, recv), (EgressRunner.Contender, egress) })
+        foreach (var (name, median) in new[] { (RecvLogicalRunner.Contender, recv), (RecvLogicalRunner.StreamingContender, stream), (EgressRunner.Contender, egress) })
         {
             var runs = string.Join(" / ", results.Where(r => r.Contender == name).Select(r => r.Elapsed.TotalSeconds.ToString("0.00")));
             var s = median.Elapsed.TotalSeconds;
             text.AppendLine($"| {name} | {s:0.00} | {load.Rows / s:N0} | {walMb / s:0.0} | {median.ClientCpu.TotalSeconds:0.00} | {median.WalsenderCpu.TotalSeconds:0.00} | {runs} |");
         }
         text.AppendLine();
-        text.AppendLine($"Ratio PgEgress / pg_recvlogical (throughput): {recv.Elapsed / egress.Elapsed:0.00}");
+        text.AppendLine($"Ratio PgEgress / pg_recvlogical (throughput): {recv.Elapsed / egress.Elapsed:0.00} against proto_version=1, "
+                        + $"{stream.Elapsed / egress.Elapsed:0.00} against proto_version=2 streaming=on");
+        text.AppendLine($"Client CPU per million changes: PgEgress {egress.ClientCpu.TotalSeconds * 1e6 / load.Rows:0.00} s, "
+                        + $"pg_recvlogical {recv.ClientCpu.TotalSeconds * 1e6 / load.Rows:0.00} s (streaming {stream.ClientCpu.TotalSeconds * 1e6 / load.Rows:0.00} s)");
 
         var e = egress.Egress!;
         text.AppendLine();

@@ -30,8 +30,9 @@ public static class IngestBench
 
         // Every slot before the load: each then decodes the identical change set.
         var recvSlots = Enumerable.Range(1, settings.Runs).Select(i => $"recv_{i}").ToArray();
+        var streamSlots = Enumerable.Range(1, settings.Runs).Select(i => $"recv_stream_{i}").ToArray();
         var egressSlots = Enumerable.Range(1, settings.Runs).Select(i => $"egress_{i}").ToArray();
-        foreach (var slot in recvSlots) await BenchWorkload.CreateSlotAsync(db, slot, ct);
+        foreach (var slot in recvSlots.Concat(streamSlots)) await BenchWorkload.CreateSlotAsync(db, slot, ct);
         foreach (var slot in egressSlots) await egress.SetupAsync(slot, ct); // SourceSetup creates PgEgress's slot itself
 
         Log($"loading {settings.Rows:N0} rows into {BenchWorkload.Table} in {settings.Transactions:N0} transaction(s)");
@@ -46,13 +47,15 @@ public static class IngestBench
         var results = new List<RunResult>();
         for (var run = 1; run <= settings.Runs; run++)
         {
-            // Alternate which contender goes first, so neither always runs on a warmer or cooler machine.
-            var recvFirst = run % 2 == 1;
-            for (var k = 0; k < 2; k++)
+            // Rotate which contender goes first, so none always runs on a warmer or cooler machine.
+            for (var k = 0; k < 3; k++)
             {
-                RunResult r = (k == 0) == recvFirst
-                    ? await RecvLogicalRunner.RunAsync(run, db, recvSlots[run - 1], load.EndLsn, ct)
-                    : await egress.RunAsync(run, db, egressSlots[run - 1], load.EndLsn, load.Rows, ct);
+                RunResult r = ((k + run) % 3) switch
+                {
+                    0 => await RecvLogicalRunner.RunAsync(run, db, recvSlots[run - 1], load.EndLsn, streaming: false, ct),
+                    1 => await RecvLogicalRunner.RunAsync(run, db, streamSlots[run - 1], load.EndLsn, streaming: true, ct),
+                    _ => await egress.RunAsync(run, db, egressSlots[run - 1], load.EndLsn, load.Rows, ct),
+                };
                 Log($"run {run}: {r.Contender,-14} {r.Elapsed.TotalSeconds,6:0.00} s  client CPU {r.ClientCpu.TotalSeconds:0.00} s  walsender CPU {r.WalsenderCpu.TotalSeconds:0.00} s");
                 results.Add(r);
             }

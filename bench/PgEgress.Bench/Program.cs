@@ -1,6 +1,6 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
@@ -8,6 +8,7 @@ const string Usage = """
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
            PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
            PgEgress.Bench verify [--rows N] [--runs N] [--keep]
+           PgEgress.Bench segments [--seconds N] [--keep]
 
       ingest   pg_recvlogical vs PgEgress's ingest (SliceConsumer to staged segments) on the same change set
                of a throwaway PostgreSQL cluster; prints both rates and their ratio (median of --runs each).
@@ -22,6 +23,8 @@ const string Usage = """
       slices   one transaction of --rows rows (default 500000) open across 1 s slices while small commits go on: a new
                replication session per slice (the old ConsumeSlice activity) vs one kept session (SliceRun); walsender
                CPU and time from the commit until it is staged.
+      segments what Slice:QuietAfterCommit costs: segments (objects and registry rows) per minute, transactions per
+               segment and commit → staged at 100, 1,000 and 10,000 changes/s, folder store and Azurite, vs it off.
 
       verify   a verification of a table PgEgress exported (initial load) and then streamed changes of, vs the plain
                SELECT md5(string_agg(t::text, '' ORDER BY id)) over it; both times and PgEgress's peak RSS.
@@ -32,7 +35,8 @@ const string Usage = """
       --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
                         sinks-txn: rows of the one transaction (default 100000)
       --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
-      --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted)
+      --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted);
+                        segments: how long each scenario's writer runs (default 30)
       --hold S          slices: seconds the transaction stays open after its last insert (default 10)
       --runs N          runs of each contender, alternating (default 3)
       --keep            keep the work folder (staged segments, exported files) instead of deleting it
@@ -43,7 +47,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "verify"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments" or "verify"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -55,6 +59,7 @@ var sinks = new SinkSettings();
 var sinksTxn = new SinkTransactionSettings();
 var slices = new SliceSettings();
 var verify = new VerifySettings();
+var segments = new SegmentRateSettings();
 for (var i = 1; i < args.Length; i++)
 {
     long Number(string name, long min = 1)
@@ -79,6 +84,7 @@ for (var i = 1; i < args.Length; i++)
             case "--hold" when args[0] == "slices": slices = slices with { Hold = checked((int)Number("--hold", min: 0)) }; break;
             case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
             case "--seconds" when args[0] == "sinks": sinks = sinks with { Seconds = checked((int)Number("--seconds")) }; break;
+            case "--seconds" when args[0] == "segments": segments = segments with { Seconds = checked((int)Number("--seconds")) }; break;
             case "--runs":
                 var runs = checked((int)Number("--runs"));
                 (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
@@ -86,8 +92,8 @@ for (var i = 1; i < args.Length; i++)
                 verify = verify with { Runs = runs };
                 break;
             case "--keep":
-                (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
-                    sinksTxn with { Keep = true }, slices with { Keep = true });
+                (ingest, reload, sinks, sinksTxn, slices, segments) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
+                    sinksTxn with { Keep = true }, slices with { Keep = true }, segments with { Keep = true });
                 verify = verify with { Keep = true };
                 break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
@@ -122,5 +128,6 @@ else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
 else if (args[0] == "slices") await SliceBench.RunAsync(slices, cancel.Token);
+else if (args[0] == "segments") await SegmentRateBench.RunAsync(segments, cancel.Token);
 else await VerifyBench.RunAsync(verify, cancel.Token);
 return 0;

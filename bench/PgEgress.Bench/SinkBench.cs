@@ -271,7 +271,8 @@ public static class SinkBench
     }
 
     /// <summary>
-    /// Ingest (slice after slice, Slice.MaxDuration 200 ms) and the latency sink (SinkLoop, K = 8, batch 50) run while a
+    /// Ingest (slice after slice, default slice bounds: 10 s, or 50 ms of quiet after a commit) and the latency sink
+    /// (SinkLoop, K = 8, batch 50) run while a
     /// writer inserts --rate rows/s in transactions of 50 on a Stopwatch schedule for --seconds; per event, the receiver's
     /// arrival time minus the transaction's commit timestamp (the event's CloudEvents time), and the same commit time
     /// against the moment the slice that staged it returned.
@@ -279,14 +280,15 @@ public static class SinkBench
     private static async Task<LatencyResult> LatencyAsync(SinkSettings settings, PgEgressOptions options, SliceConsumer consumer,
         SinkRunners runners, RegistryStore registry, SinkReceiver receiver, NpgsqlDataSource db, ILoggerFactory loggers, CancellationToken ct)
     {
-        // The consumer reads its slice bound from the options on every slice; its replication session stays open.
-        options.Slice.MaxDuration = TimeSpan.FromMilliseconds(200);
+        // The Host's defaults: a slice ends at 10 s, or once the stream is quiet for Slice.QuietAfterCommit after a commit.
+        options.Slice.MaxDuration = new SliceOptions().MaxDuration;
         var sinkOptions = options.Sinks[LatencySink];
         var rowsPerTxn = settings.LatencyRowsPerTransaction;
         var txns = checked((int)Math.Max(1, Math.Round((double)settings.Rate * settings.Seconds / rowsPerTxn)));
         var interval = TimeSpan.FromSeconds((double)rowsPerTxn / settings.Rate);
         Log($"latency: {settings.Rate:N0} rows/s for {settings.Seconds} s ({txns:N0} transactions of {rowsPerTxn}, one every "
-            + $"{interval.TotalMilliseconds:0.##} ms); ingest with Slice.MaxDuration {options.Slice.MaxDuration.TotalMilliseconds:0} ms, "
+            + $"{interval.TotalMilliseconds:0.##} ms); ingest with Slice.MaxDuration {options.Slice.MaxDuration.TotalMilliseconds:0} ms "
+            + $"and QuietAfterCommit {options.Slice.QuietAfterCommit.TotalMilliseconds:0} ms, "
             + $"sink K = {sinkOptions.Workers}, batch {sinkOptions.BatchMaxEvents}");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -300,7 +302,7 @@ public static class SinkBench
                 lock (sliceLog) sliceLog.Add((slice, returned));
             }
         }, CancellationToken.None);
-        var sink = Task.Run(() => new SinkLoop(runners.For(LatencySink)!, loggers.CreateLogger(LatencySink)).RunAsync(stop.Token), CancellationToken.None);
+        var sink = Task.Run(() => new SinkLoop(runners.For(LatencySink)!, options.Health, loggers.CreateLogger(LatencySink)).RunAsync(stop.Token), CancellationToken.None);
 
         // The latency sink was created with the others at 0/0: let it read past the staged log (none of it is its table's).
         var catchUp = Stopwatch.StartNew();

@@ -9,6 +9,7 @@ using PgEgress.Core.Configuration;
 using PgEgress.Core.Metrics;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Reload;
+using PgEgress.Functions.Health;
 using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions;
@@ -31,6 +32,7 @@ public static class FunctionsApp
         // table of the initial load is exported under a snapshot of its own.
         builder.Services.AddPgEgress(options, InitialLoadSnapshotPolicy.FreshSnapshotPerTable);
         builder.Services.AddSingleton<EternalOrchestrations>();
+        builder.Services.AddHostedService<LagSamplingService>();
 
         // The engine's and Npgsql's metrics go to Application Insights when the app has its connection string.
         var telemetry = builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults().WithMetrics(m => m.AddPgEgressInstrumentation());

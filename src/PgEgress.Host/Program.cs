@@ -41,6 +41,7 @@ try
     builder.Services.AddHostedService<ReloadService>();
     builder.Services.AddHostedService<VerificationService>();
     builder.Services.AddHostedService<SinkService>();
+    builder.Services.AddHostedService<LagSamplingService>();
     builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
     builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 

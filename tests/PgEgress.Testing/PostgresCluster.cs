@@ -27,6 +27,12 @@ public sealed record PostgresClusterOptions
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
+    /// Roles other than postgres log in over TCP with their password (scram-sha-256), so that a wrong one is refused
+    /// (28P01) as on a real server; postgres, the tests' administrator, stays trusted. Off: every login is trusted.
+    /// </summary>
+    public bool PasswordLogins { get; init; }
+
+    /// <summary>
     /// Any server will do: the one named by <c>PGEGRESS_TEST_PG</c> when that variable is set, else a container when a
     /// Docker engine answers, else an initdb cluster. Tests that stop, restart or reconfigure the server set this to
     /// false so that they always get an initdb cluster of their own.
@@ -104,7 +110,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     {
         options ??= new PostgresClusterOptions();
         // Checked before choosing, so that a test fails alike whichever server this machine would have given it.
-        if (options.AllowExternalServer && (options.WalLevel != "logical" || options.Settings.Count > 0))
+        if (options.AllowExternalServer && (options.WalLevel != "logical" || options.Settings.Count > 0 || options.PasswordLogins))
             throw new ArgumentException(
                 $"These options (wal_level={options.WalLevel}, {options.Settings.Count} extra settings) need a cluster of its own, "
                 + $"which a shared server ({ExternalServerVariable} or a container) is not: set AllowExternalServer = false.",
@@ -318,6 +324,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         EnsureSucceeded(await RunServerCommandAsync(Path.Combine(binDir, "initdb"),
             ["-D", DataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], ct).ConfigureAwait(false));
 
+        if (options.PasswordLogins) WritePasswordLogins();
         for (var attempt = 1; ; attempt++)
         {
             // The port is free when picked but may be taken before the postmaster binds it: then pick another.
@@ -332,6 +339,17 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
         _running = true;
     }
+
+    // pg_hba.conf exists owned by the server account: rewriting it in place keeps that owner even as root.
+    private void WritePasswordLogins() => File.WriteAllText(Path.Combine(DataDir, "pg_hba.conf"), """
+        # Written by PgEgress.Testing.PostgresCluster (PasswordLogins): postgres is trusted, every other role needs its password.
+        local all all trust
+        host all postgres 127.0.0.1/32 trust
+        host replication postgres 127.0.0.1/32 trust
+        host all all 127.0.0.1/32 scram-sha-256
+        host replication all 127.0.0.1/32 scram-sha-256
+
+        """);
 
     // postgresql.auto.conf is read last, and it already exists owned by the server account, so overwriting it
     // keeps the right owner even when this process is root (ALTER SYSTEM later keeps these lines).

@@ -10,12 +10,12 @@ public static class SourceUnavailable
 {
     /// <summary>
     /// Npgsql's own failures (connect, read, timeout) and PostgreSQL's SQLSTATE classes 08 (connection), 53
-    /// (insufficient resources: too many connections) and 57 (operator intervention: shutdown, recovery).
+    /// (insufficient resources: too many connections), 57 (operator intervention: shutdown, recovery), and the login
+    /// refused (28) or the database gone (3D) since the start: the reason says so, and /api/ready names it as permanent.
     /// </summary>
     public static bool Matches(Exception e) => e switch
     {
-        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("53", StringComparison.Ordinal)
-                               || p.SqlState.StartsWith("57", StringComparison.Ordinal),
+        PostgresException p => p.SqlState[..2] is "08" or "53" or "57" or "28" or "3D",
         NpgsqlException => true,
         _ => false,
     };

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
+using PgEgress.Core.Pipeline;
 
 namespace PgEgress.Core.Batching;
 
@@ -24,8 +25,8 @@ public sealed class FlushSchedule(BatchOptions options, BatchFlusher flusher, In
             }
             catch (Exception e)
             {
-                progress.Failed($"flush: {e.Message}", "flush");
-                logger.LogError(e, "Scheduled flush at {Boundary:o} failed; the next boundary retries it", boundary);
+                if (progress.Failed(e, IngestProgress.Flush, $"flush: {e.Message}") || FailureClassifier.Classify(e) == FailureKind.Transient)
+                    logger.LogError(e, "Scheduled flush at {Boundary:o} failed; the next boundary retries it", boundary);
             }
         }
     }

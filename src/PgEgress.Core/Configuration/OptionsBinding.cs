@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 
 namespace PgEgress.Core.Configuration;
@@ -10,6 +11,28 @@ public static class OptionsBinding
     /// misspelt setting) is an <see cref="InvalidOperationException"/> naming it. The default binder would silently drop
     /// such a sink from <see cref="PgEgressOptions.Sinks"/>, or ignore the misspelt key.
     /// </summary>
-    public static PgEgressOptions Bind(IConfiguration configuration) =>
-        configuration.GetSection(PgEgressOptions.SectionName).Get<PgEgressOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new PgEgressOptions();
+    public static PgEgressOptions Bind(IConfiguration configuration)
+    {
+        var seconds = SinkTimeoutsInSeconds(configuration);
+        var source = seconds.Count == 0 ? configuration
+            : new ConfigurationBuilder().AddConfiguration(configuration).AddInMemoryCollection(seconds).Build();
+        return source.GetSection(PgEgressOptions.SectionName).Get<PgEgressOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new PgEgressOptions();
+    }
+
+    /// <summary>
+    /// A sink's Timeout given as a bare number ("30", the seeds' settings list) means seconds; as a TimeSpan "30" would be
+    /// thirty days.
+    /// </summary>
+    private static Dictionary<string, string?> SinkTimeoutsInSeconds(IConfiguration configuration)
+    {
+        var seconds = new Dictionary<string, string?>();
+        foreach (var sink in configuration.GetSection($"{PgEgressOptions.SectionName}:Sinks").GetChildren())
+        {
+            var timeout = sink.GetSection(nameof(SinkOptions.Timeout));
+            if (timeout.Value is { } text && double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var s)
+                && s <= TimeSpan.MaxValue.TotalSeconds)
+                seconds[timeout.Path] = TimeSpan.FromSeconds(s).ToString("c", CultureInfo.InvariantCulture);
+        }
+        return seconds;
+    }
 }

@@ -1,6 +1,7 @@
 using PgEgress.Core.Domain;
 using System.Text;
 using Npgsql;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Replication;
 
 namespace PgEgress.Core.Configuration;
@@ -66,6 +67,10 @@ public static class OptionsValidator
             errors.Add($"{s}:Slice:MaxDuration ({o.Slice.MaxDuration}) must not be longer than {s}:Batch:Interval ({o.Batch.Interval}): a window would wait for a slice to end");
         if (o.Slice.MaxBytes < 1) errors.Add($"{s}:Slice:MaxBytes must be at least 1");
         if (o.Slice.MaxTransactions < 1) errors.Add($"{s}:Slice:MaxTransactions must be at least 1");
+        if (o.Slice.QuietAfterCommit < TimeSpan.Zero || o.Slice.QuietAfterCommit >= o.Slice.MaxDuration)
+            errors.Add($"{s}:Slice:QuietAfterCommit must be zero (off) or positive and shorter than {s}:Slice:MaxDuration (got {o.Slice.QuietAfterCommit})");
+        // Longer than MaxDuration is allowed: that bound then ends every slice first.
+        if (o.Slice.MaxLatency <= TimeSpan.Zero) errors.Add($"{s}:Slice:MaxLatency must be positive (got {o.Slice.MaxLatency})");
         if (o.Slice.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{s}:Slice:HeartbeatInterval must be positive");
         if (o.Slice.ActivityBudget <= TimeSpan.Zero) errors.Add($"{s}:Slice:ActivityBudget must be positive");
         else if (o.Slice.ActivityBudget > MaxActivityBudget)
@@ -83,6 +88,8 @@ public static class OptionsValidator
             errors.Add($"{s}:Health:VerifyInterval must be at least 00:01:00 (each verification scans the table)");
         foreach (var (name, value) in new[] { ("VerifyWindowStart", o.Health.VerifyWindowStart), ("VerifyWindowEnd", o.Health.VerifyWindowEnd) })
             if (value < TimeSpan.Zero || value >= TimeSpan.FromDays(1)) errors.Add($"{s}:Health:{name} must be a UTC time of day, 00:00:00 to 23:59:59");
+        if (o.Health.PermanentRetryMaxDelay < FailureClassifier.PermanentFirstDelay)
+            errors.Add($"{s}:Health:PermanentRetryMaxDelay must be at least {FailureClassifier.PermanentFirstDelay} (the first pause after a permanent failure)");
         ValidateDurable(o.Durable, errors);
 
         if (o.Api.Key.Length is > 0 and < MinApiKeyLength)

@@ -37,6 +37,10 @@ public sealed class SourceOptions
 
     /// <summary>Schemas whose tables a publication PgEgress creates itself covers. Empty with no Tables: all tables.</summary>
     public List<string> Schemas { get; set; } = [];
+
+    /// <summary>Read with pgoutput protocol 2 and have large transactions streamed while in progress (PostgreSQL 14 and
+    /// later; protocol 1 below): they stay off the source's disk and are not sent in one burst at commit.</summary>
+    public bool Streaming { get; set; } = true;
 }
 
 public enum StorageKind
@@ -87,6 +91,15 @@ public sealed class SliceOptions
 
     /// <summary>A slice ends after this many transactions.</summary>
     public int MaxTransactions { get; set; } = 10_000;
+
+    /// <summary>A slice also ends when, after at least one staged transaction, no message has come for this long (zero: off).</summary>
+    public TimeSpan QuietAfterCommit { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// A slice ends at the first transaction boundary once its first transaction has waited this long: under a steady
+    /// stream (never quiet) a change is staged within about this time, at one segment per this time.
+    /// </summary>
+    public TimeSpan MaxLatency { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>When the published tables are idle this long, a heartbeat message is written to the WAL so the slot advances.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
@@ -171,4 +184,10 @@ public sealed class HealthOptions
 
     /// <summary>… until this one (before the start: the window spans midnight; equal to it: all day).</summary>
     public TimeSpan VerifyWindowEnd { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// The longest pause between two attempts of a component whose failure is permanent (login refused, privilege
+    /// missing, object gone): from 5 s, doubling, up to this. Transient failures keep their own, shorter back-off.
+    /// </summary>
+    public TimeSpan PermanentRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -7,6 +7,13 @@ public enum SinkKind
     Postgres,
 }
 
+/// <summary>The Http sink's payload: CloudEvents in its JSON format, or in its XML format.</summary>
+public enum SinkFormat
+{
+    Json,
+    Xml,
+}
+
 /// <summary>One named push sink (PgEgress:Sinks:{name}:…). Each delivers the staged log from its own cursor.</summary>
 public sealed class SinkOptions
 {
@@ -28,6 +35,15 @@ public sealed class SinkOptions
 
     /// <summary>Http: POST or PUT.</summary>
     public string Method { get; set; } = "POST";
+
+    /// <summary>Http: the payload format; unset, <see cref="EventFormat"/> or else JSON.</summary>
+    public SinkFormat? Format { get; set; }
+
+    /// <summary>Http: another name for <see cref="Format"/> (the seeds' settings list calls it so); both set must agree.</summary>
+    public SinkFormat? EventFormat { get; set; }
+
+    /// <summary>The payload format in effect.</summary>
+    public SinkFormat EffectiveFormat => Format ?? EventFormat ?? SinkFormat.Json;
 
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 

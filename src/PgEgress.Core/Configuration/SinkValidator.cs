@@ -56,6 +56,9 @@ public static partial class SinkValidator
         if (sink.RetryDelay <= TimeSpan.Zero || sink.MaxRetryDelay < sink.RetryDelay)
             errors.Add($"{s}:RetryDelay must be positive and at most MaxRetryDelay");
 
+        if (sink.Kind != SinkKind.Http && (sink.Format is not null || sink.EventFormat is not null))
+            errors.Add($"{s}:Format and EventFormat are Http settings; a {sink.Kind} sink has a payload of its own");
+
         switch (sink.Kind)
         {
             case SinkKind.Http:
@@ -75,6 +78,10 @@ public static partial class SinkValidator
                     errors.Add($"{s}:AuthHeaderValue must be printable ASCII (no line breaks or control characters)");
                 if (sink.Secret.Length > 0 && !IsWebhookSecret(sink.Secret))
                     errors.Add($"{s}:Secret must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes");
+                foreach (var (setting, format) in new[] { ("Format", sink.Format), ("EventFormat", sink.EventFormat) })
+                    if (format is { } f && !Enum.IsDefined(f)) errors.Add($"{s}:{setting} '{f}' is not a format: use Json or Xml");
+                if (sink.Format is { } a && sink.EventFormat is { } b && a != b)
+                    errors.Add($"{s}:Format ({a}) and EventFormat ({b}) are two names of one setting and disagree; set one");
                 if (sink.BatchMaxEvents is < 1 or > 1000) errors.Add($"{s}:BatchMaxEvents must be between 1 and 1000 (got {sink.BatchMaxEvents})");
                 if (sink.BatchMaxWait < TimeSpan.Zero) errors.Add($"{s}:BatchMaxWait must not be negative");
                 break;

@@ -5,12 +5,13 @@ using PgEgress.Core.Replication;
 namespace PgEgress.Core.Health;
 
 /// <summary>What the running process last did, for /api/status (the registry holds the durable part); each event also reaches the meter.</summary>
-public sealed class IngestProgress(PgEgressMeter meter, TimeProvider clock)
+public sealed class IngestProgress(PgEgressMeter meter, ComponentFailures failures, TimeProvider clock)
 {
     private readonly Lock _gate = new();
     private SliceResult? _lastSlice;
     private FlushResult? _lastFlush;
     private string? _lastError;
+    private string? _lastErrorKind;
     private DateTime? _lastErrorAt;
     private DateTime? _stagedUpTo;
 
@@ -20,22 +21,31 @@ public sealed class IngestProgress(PgEgressMeter meter, TimeProvider clock)
         {
             _lastSlice = slice;
             _lastError = null;
+            _lastErrorKind = null;
             // An idle slice read everything committed before it started; a busy one is as far as its newest commit.
             _stagedUpTo = slice.Idle || slice.LastCommitAt is null ? slice.StartedAt : DateTime.SpecifyKind(slice.LastCommitAt.Value, DateTimeKind.Utc);
         }
+        failures.Succeeded(Ingest);
         meter.SliceDone(slice);
     }
 
     public void FlushDone(FlushResult flush)
     {
         lock (_gate) _lastFlush = flush;
+        failures.Succeeded(Flush);
     }
 
-    /// <param name="kind">The errors_total label: ingest, flush or reload.</param>
-    public void Failed(string error, string kind = "ingest")
+    public const string Ingest = "ingest";
+    public const string Flush = "flush";
+
+    /// <summary>A failed attempt of <paramref name="component"/> (<see cref="Ingest"/>, <see cref="Flush"/>, reload:{table}): the last error, and the component's current failure.</summary>
+    /// <param name="error">What last_error says; the exception's message when null.</param>
+    /// <returns>Whether the failure differs from the component's previous one (see <see cref="ComponentFailures.Failed(string, Exception, string?)"/>).</returns>
+    public bool Failed(Exception e, string component = Ingest, string? error = null)
     {
-        lock (_gate) { _lastError = error; _lastErrorAt = DateTime.UtcNow; }
-        meter.Error(kind);
+        var (failure, changed) = failures.Failed(component, e, error);
+        lock (_gate) { _lastError = failure.Message; _lastErrorKind = failure.Kind; _lastErrorAt = failure.LastAt; }
+        return changed;
     }
 
     /// <summary>
@@ -49,8 +59,8 @@ public sealed class IngestProgress(PgEgressMeter meter, TimeProvider clock)
         return upTo is { } u ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - u).TotalSeconds) : null;
     }
 
-    public (SliceResult? Slice, FlushResult? Flush, string? Error, DateTime? ErrorAt) Snapshot()
+    public (SliceResult? Slice, FlushResult? Flush, string? Error, string? ErrorKind, DateTime? ErrorAt) Snapshot()
     {
-        lock (_gate) return (_lastSlice, _lastFlush, _lastError, _lastErrorAt);
+        lock (_gate) return (_lastSlice, _lastFlush, _lastError, _lastErrorKind, _lastErrorAt);
     }
 }

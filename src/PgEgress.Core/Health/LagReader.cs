@@ -7,9 +7,9 @@ using PgEgress.Core.Sinks;
 
 namespace PgEgress.Core.Health;
 
-/// <summary>The slot and every consumer's lag, in bytes and seconds, for /api/status, /api/ready and the metrics.</summary>
+/// <summary>The slot and every consumer's lag, in bytes and seconds, for /api/status, /api/ready and the metrics; each reading also goes to <see cref="LagHistory"/>.</summary>
 public sealed class LagReader(PgEgressOptions pipeline, NpgsqlDataSource source, RegistryStore registry, IngestProgress progress,
-    SinkMetrics sinks, TimeProvider clock)
+    SinkMetrics sinks, TimeProvider clock, LagHistory history)
 {
     public const string Ingest = "ingest";
 
@@ -23,6 +23,7 @@ public sealed class LagReader(PgEgressOptions pipeline, NpgsqlDataSource source,
         lags.Add(await StagedLogLagAsync(RegistryStore.FlushConsumer, staged, null, ct));
         foreach (var name in pipeline.Sinks.Keys.Order(StringComparer.Ordinal))
             lags.Add(await StagedLogLagAsync(SinkRunners.Consumer(name), staged, sinks.For(name).OldestPendingCommit, ct));
+        history.Record(lags);
         return new LagReport(slot, staged, lags);
     }
 

@@ -2,6 +2,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Sinks;
@@ -11,7 +12,8 @@ namespace PgEgress.Core.Health;
 
 /// <summary>Builds /api/status and /api/ready from the slot, the registry and the store.</summary>
 public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, RegistryStore registry,
-    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag, Verification.VerificationStore verifications)
+    OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag, LagHistory history,
+    ComponentFailures failing, Verification.VerificationStore verifications)
 {
     private string Slot => pipeline.Source.Slot;
 
@@ -28,11 +30,11 @@ public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, R
                 t.LastEndLsn is { } l ? PgText.Lsn(l) : null, failed.GetValueOrDefault(t.Table)))
             .ToList();
         var ops = (await operations.GetRecentAsync(Slot, RecentOperations, ct)).Select(o => OperationStatus.From(o, exports.For(o.Id))).ToList();
-        var (slice, flush, error, errorAt) = progress.Snapshot();
+        var (slice, flush, error, errorKind, errorAt) = progress.Snapshot();
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
-            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorAt, tables,
+            cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorKind, errorAt, tables,
             [.. failures.Select(f => new FlushFailureStatus(f.Table.ToString(), f.Error, PgText.Lsn(f.RetryFrom), f.FirstFailedAt, f.LastFailedAt, f.Attempts))], ops,
-            await SinksAsync(lags, ct), lags.Consumers)
+            await SinksAsync(lags, ct), lags.Consumers, history.Read(), failing.Current())
         {
             Verifications = await verifications.LatestPerTableAsync(Slot, ct),
         };
@@ -49,20 +51,28 @@ public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, R
             var m = sinkMetrics.For(name);
             var behind = lags.Consumers.Single(l => l.Consumer == consumer);
             list.Add(new SinkStatus(name, sink.Kind?.ToString() ?? "", sink.Enabled, cursor is null ? null : PgText.Lsn(cursor.Lsn), behind.Bytes ?? 0, behind.Seconds,
-                m.Delivered, m.Retried, m.DeadLettered, m.LastError, m.LastErrorAt));
+                m.Delivered, m.Retried, m.DeadLettered, m.LastError, m.LastErrorKind, m.LastErrorAt));
         }
         return list;
     }
+
+    private static ReadinessCheck ErrorsCheck(IReadOnlyList<ComponentFailure> current) => new("errors",
+        current.All(f => f.Kind != FailureClassifier.Label(FailureKind.Permanent)),
+        current.Count == 0 ? "no component failing" : string.Join("; ", current.Select(f =>
+            $"{f.Component}: {f.Kind}{(f.SqlState is null ? "" : $" (SQLSTATE {f.SqlState})")} since {f.Since:u}, {f.Attempts} attempt(s): {f.Message}")));
 
     /// <summary>Finished operations listed in /api/status besides every unfinished one.</summary>
     public const int RecentOperations = 20;
 
     public OperationStatus Operation(OperationRecord op) => OperationStatus.From(op, exports.For(op.Id));
 
-    /// <summary>Ready when the source answers, the slot exists, the flush writes every table and the store is reachable.</summary>
+    /// <summary>
+    /// Ready when the source answers, the slot exists, the flush writes every table, the store is reachable and no
+    /// component of this process is in a permanent failure (check <c>errors</c>; transient ones are listed, not failed on).
+    /// </summary>
     public async Task<ReadinessReport> CheckReadyAsync(CancellationToken ct)
     {
-        var checks = new List<ReadinessCheck>();
+        var checks = new List<ReadinessCheck> { ErrorsCheck(failing.Current()) };
         try
         {
             var slot = await lag.ReadSlotAsync(ct);

@@ -15,6 +15,8 @@ public sealed record TableStatus(string Table, string Mode, int SchemaVersion, l
 /// <summary>A table the flush cannot write: its changes after <paramref name="RetryFromLsn"/> stay staged and every flush retries it.</summary>
 public sealed record FlushFailureStatus(string Table, string Error, string RetryFromLsn, DateTime FirstFailedAt, DateTime LastFailedAt, int Attempts);
 
+/// <param name="LastErrorKind"><c>transient</c> or <c>permanent</c>, of <paramref name="LastError"/>.</param>
+/// <param name="Errors">Each component of this process failing now (transient or permanent), since when and how often.</param>
 public sealed record StatusReport(
     SlotStatus Slot,
     string StagedLsn,
@@ -26,12 +28,15 @@ public sealed record StatusReport(
     SliceStatus? LastSlice,
     FlushResult? LastFlush,
     string? LastError,
+    string? LastErrorKind,
     DateTime? LastErrorAt,
     IReadOnlyList<TableStatus> Tables,
     IReadOnlyList<FlushFailureStatus> FlushFailures,
     IReadOnlyList<OperationStatus> Operations,
     IReadOnlyList<SinkStatus> Sinks,
-    IReadOnlyList<ConsumerLag> Lag)
+    IReadOnlyList<ConsumerLag> Lag,
+    IReadOnlyList<LagPoint> LagHistory,
+    IReadOnlyList<ComponentFailure> Errors)
 {
     /// <summary>The newest verification of each table that has one (its discrepancy sample at /api/verifications/{id}).</summary>
     public IReadOnlyList<Verification.VerificationRecord> Verifications { get; init; } = [];
@@ -41,7 +46,7 @@ public sealed record StatusReport(
 /// <param name="LagSeconds">Age of the oldest undelivered commit (of its segment's registration when this process does not run the sink); 0 when caught up.</param>
 /// <param name="Delivered">Events delivered (rows applied for Postgres) by this process since it started; likewise Retried and DeadLettered.</param>
 public sealed record SinkStatus(string Name, string Kind, bool Enabled, string? CursorLsn, long LagBytes, double? LagSeconds,
-    long Delivered, long Retried, long DeadLettered, string? LastError, DateTime? LastErrorAt);
+    long Delivered, long Retried, long DeadLettered, string? LastError, string? LastErrorKind, DateTime? LastErrorAt);
 
 public sealed record ReadinessCheck(string Name, bool Ok, string Detail);
 

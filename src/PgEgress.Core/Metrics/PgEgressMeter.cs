@@ -41,7 +41,7 @@ public sealed class PgEgressMeter : IDisposable
         _meter.CreateObservableGauge("pgegress.verification.discrepancies",
             () => _discrepancies.Select(d => new Measurement<long>(d.Value, new("table", d.Key.Table), new("kind", d.Key.Kind))),
             "{row}", "Rows the table's last verification in this process found missing from the files, extra in them, or different.");
-        _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failures by kind (ingest, flush, reload, sink); each is retried.");
+        _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failed attempts by kind (ingest, flush, reload, sink) and class (transient, permanent); each is retried.");
     }
 
     /// <summary>For the observable gauges of <see cref="Health.HealthSampler"/>, which read a sample instead of querying per scrape.</summary>
@@ -93,7 +93,9 @@ public sealed class PgEgressMeter : IDisposable
         _discrepancies[(table, "different")] = outcome.Different;
     }
 
-    public void Error(string kind) => _errors.Add(1, new KeyValuePair<string, object?>("kind", kind));
+    /// <param name="class">transient or permanent (<see cref="Pipeline.FailureClassifier"/>).</param>
+    public void Error(string kind, string @class) =>
+        _errors.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("class", @class));
 
     private static KeyValuePair<string, object?> Sink(string sink) => new("sink", sink);
 

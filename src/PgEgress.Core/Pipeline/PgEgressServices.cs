@@ -10,6 +10,7 @@ using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
 using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
+using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
 using PgEgress.Core.Verification;
 
@@ -24,6 +25,7 @@ public static class PgEgressServices
         services.AddSingleton(options);
         services.AddSingleton(options.Source);
         services.AddSingleton(options.Batch);
+        services.AddSingleton(options.Health);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ShutdownBudget>();
         services.AddSingleton(_ =>
@@ -35,9 +37,13 @@ public static class PgEgressServices
         services.AddSingleton(sp => ObjectStoreFactory.Create(options.Storage, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<RegistryStore>();
         services.AddSingleton<PgEgressMeter>();
+        services.AddSingleton<ComponentFailures>();
         services.AddSingleton<IngestProgress>();
+        services.AddSingleton<LagHistory>();
         services.AddSingleton<LagReader>();
+        services.AddSingleton<LagSampling>();
         services.AddSingleton<HealthSampler>();
+        services.AddSingleton<StagingSignal>();
         services.AddSingleton<SliceConsumer>();
         services.AddSingleton<IngestLoop>();
         services.AddSingleton<BatchFlusher>();

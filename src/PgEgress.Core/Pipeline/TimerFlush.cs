@@ -43,8 +43,8 @@ public sealed class TimerFlush(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            progress.Failed($"flush: {e.Message}", "flush");
-            logger.LogError(e, "Scheduled flush at {Boundary:o} failed; the next tick retries it", boundary);
+            if (progress.Failed(e, IngestProgress.Flush, $"flush: {e.Message}") || FailureClassifier.Classify(e) == FailureKind.Transient)
+                logger.LogError(e, "Scheduled flush at {Boundary:o} failed; the next tick retries it", boundary);
             throw;
         }
     }

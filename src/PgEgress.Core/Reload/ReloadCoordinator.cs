@@ -5,6 +5,7 @@ using Npgsql;
 using Npgsql.Replication;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Diagnostics;
+using PgEgress.Core.Health;
 using PgEgress.Core.Metrics;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
@@ -30,6 +31,7 @@ public sealed class ReloadCoordinator(
     ReloadProgress progress,
     ShutdownBudget shutdown,
     PgEgressMeter meter,
+    ComponentFailures failures,
     ILogger<ReloadCoordinator> logger) : IAsyncDisposable
 {
     // Export connections wait as long as a COPY takes (and, say, behind another session's lock): no command timeout.
@@ -116,6 +118,7 @@ public sealed class ReloadCoordinator(
                         await operations.CompleteAsync(op.Id, new FileRecord(op.Table, batch, exported.Path, "full_reload", consistent, consistent,
                             exported.Rows, exported.Bytes, exported.Sha256, false, versions[op.Id]), exported.Schema.Fingerprint, shutdown.Token);
                         done[op.Id] = true;
+                        failures.Succeeded(Component(op.Table));
                         progress.Done(op.Id);
                         meter.Reloaded(op.Table.ToString(), exported.Rows, exportClock.Elapsed);
                         logger.LogInformation("Reloaded {Table} (operation {Operation}): {Rows} row(s), {Bytes} bytes, {Ranges} range(s) at {Lsn} to {Path}",
@@ -129,6 +132,7 @@ public sealed class ReloadCoordinator(
                     // StartExportAsync counted this attempt; the lease's operations were counted when they were created.
                     var final = op.Attempts + (lease is null ? 1 : 0) >= MaxAttempts;
                     await operations.FailAsync(op.Id, e.Message, final, shutdown.Token);
+                    failures.Failed(Component(op.Table), e, $"{op.Table} (operation {op.Id}{(final ? ", failed" : "")}): {e.Message}");
                     progress.Done(op.Id);
                 }
                 logger.LogError(e, "Export at {Lsn} failed; {Count} table(s) not reloaded", PgText.Lsn(consistent), ops.Count - done.Count);
@@ -159,6 +163,9 @@ public sealed class ReloadCoordinator(
     }
 
     public ValueTask DisposeAsync() => _exportSource.DisposeAsync();
+
+    /// <summary>The component whose failure /api/ready shows while a table's exports fail; cleared by its next reload.</summary>
+    public static string Component(Domain.TableName table) => $"{ReloadLoop.Component}:{table}";
 
     /// <summary>The export goes by the table's OID; the names are for messages and folders.</summary>
     private static ExportTable ExportTableOf(OperationRecord op) => new(op.Id, op.TableOid, op.Table);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PgEgress.Core.Health;
+using PgEgress.Core.Pipeline;
 
 namespace PgEgress.Core.Reload;
 
@@ -8,8 +9,11 @@ namespace PgEgress.Core.Reload;
 /// through the registry (the consumer records each marker's position with its segment), so a request made through
 /// SQL, a COMMENT or another process is picked up the same way as one made through this process's API.
 /// </summary>
-public sealed class ReloadLoop(ReloadCoordinator coordinator, IngestProgress progress, ILogger<ReloadLoop> logger)
+public sealed class ReloadLoop(ReloadCoordinator coordinator, IngestProgress progress, ComponentFailures failures, ILogger<ReloadLoop> logger)
 {
+    /// <summary>The round itself (the registry, the temporary slot); each table's export is <c>reload:{table}</c>.</summary>
+    public const string Component = "reload";
+
     /// <summary>How often the registry is asked for pending exports when the last round found none.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
@@ -19,7 +23,9 @@ public sealed class ReloadLoop(ReloadCoordinator coordinator, IngestProgress pro
         {
             try
             {
-                if (await coordinator.RunPendingAsync(stop) > 0) continue;
+                var exported = await coordinator.RunPendingAsync(stop);
+                failures.Succeeded(Component);
+                if (exported > 0) continue;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -27,8 +33,8 @@ public sealed class ReloadLoop(ReloadCoordinator coordinator, IngestProgress pro
             }
             catch (Exception e)
             {
-                progress.Failed(e.Message, "reload");
-                logger.LogError(e, "Reload round failed; trying again");
+                if (progress.Failed(e, Component) || FailureClassifier.Classify(e) == FailureKind.Transient)
+                    logger.LogError(e, "Reload round failed; trying again");
             }
             try
             {

@@ -21,7 +21,13 @@ internal sealed class ReplicationSession : IAsyncDisposable
 
     public ulong LastReceivedLsn => (ulong)_conn.LastReceivedLsn;
 
-    public static async Task<ReplicationSession> StartAsync(string connectionString, string slot, string publication, ulong startLsn, CancellationToken ct)
+    /// <summary>Whether the server streams large transactions in progress (protocol 2).</summary>
+    public bool Streaming { get; private set; }
+
+    /// <param name="streaming">Ask for large transactions to be streamed while in progress (protocol 2, PostgreSQL 14 and
+    /// later; ignored below that), instead of the server spilling them to its disk and sending them after their commit.</param>
+    public static async Task<ReplicationSession> StartAsync(string connectionString, string slot, string publication, ulong startLsn,
+        bool streaming, CancellationToken ct)
     {
         var conn = new LogicalReplicationConnection(connectionString)
         {
@@ -39,7 +45,10 @@ internal sealed class ReplicationSession : IAsyncDisposable
             throw;
         }
         var session = new ReplicationSession(conn);
-        var options = new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V1, messages: true);
+        var options = streaming && conn.PostgreSqlVersion.Major >= 14
+            ? new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V2, streamingMode: PgOutputStreamingMode.On, messages: true)
+            : new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V1, messages: true);
+        session.Streaming = options.StreamingMode == PgOutputStreamingMode.On;
         session._stream = conn.StartReplication(new PgOutputReplicationSlot(slot), options, session._life.Token,
             startLsn == 0 ? null : new NpgsqlLogSequenceNumber(startLsn)).GetAsyncEnumerator(session._life.Token);
         return session;

@@ -26,6 +26,7 @@ public sealed class SliceConsumer(
     NpgsqlDataSource source,
     IObjectStore store,
     RegistryStore registry,
+    StagingSignal staging,
     ShutdownBudget shutdown,
     ILogger<SliceConsumer> logger) : IAsyncDisposable
 {
@@ -35,6 +36,9 @@ public sealed class SliceConsumer(
 
     private readonly RelationCatalog _catalog = new(source);
     private readonly Dictionary<uint, RelationSchema> _relations = [];
+    // Streamed transactions of the session still open (they span slices); the one whose chunk is being received.
+    private readonly Dictionary<uint, StreamedTransaction> _streams = [];
+    private StreamedTransaction? _streaming;
     private ReplicationSession? _session;
     private ulong _staged;
     private ulong _acknowledged;
@@ -66,34 +70,49 @@ public sealed class SliceConsumer(
         var flushRequested = false;
         var inTransaction = false;
         var skipTransaction = false;
-        var stagedChanges = 0;
         var seenAcknowledgeable = 0UL;
         var abandoned = false;
+        TimeSpan? firstStaged = null; // when the slice's first transaction was staged (its wait bounds the slice: MaxLatency)
         (uint Xid, DateTime CommitTime) begin = default;
         // Reload markers of the open transaction, and those of the slice's committed ones with their transaction's end LSN.
         var txnMarkers = new List<PgEgressMarker>();
         var markers = new List<StagedReloadMarker>();
 
+        // Where a change goes: inside a streamed chunk (the message then carries its subtransaction's xid) to that streamed
+        // transaction, else to the open transaction unless it was staged before.
+        TransactionBuffer? Target(TransactionalMessage message) =>
+            message.TransactionXid is { } subxid && _streaming is not null ? _streaming.Before(subxid)
+            : inTransaction && !skipTransaction ? segment.Open : null;
+
         try
         {
             while (true)
             {
-                if (inTransaction && stop.IsCancellationRequested)
+                if ((inTransaction || _streaming is not null) && stop.IsCancellationRequested)
                 {
-                    // Shutting down inside a transaction: drop it (it is replayed whole on the next start) and stage the rest.
+                    // Shutting down inside a transaction or a streamed chunk: drop it (the server sends it again, whole, to the next
+                    // session) and stage the rest.
                     segment.AbandonTransaction();
                     txnMarkers.Clear();
                     inTransaction = false;
                     abandoned = true;
+                    break;
                 }
-                if (!inTransaction && (flushRequested || markers.Count > 0 || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
+                if (segment.TransactionCount > 0) firstStaged ??= clock.Elapsed;
+                if (!inTransaction && _streaming is null && (flushRequested || markers.Count > 0 || stop.IsCancellationRequested || clock.Elapsed >= options.Slice.MaxDuration
+                                       || clock.Elapsed - firstStaged >= options.Slice.MaxLatency
                                        || segment.Bytes >= options.Slice.MaxBytes || segment.TransactionCount >= options.Slice.MaxTransactions))
                     break;
                 // Inside a transaction, wait for its next message however long it takes (only stop ends the wait); outside
                 // one, until the slice's time bound. Only the remaining time is clamped: InfiniteTimeSpan is -1 ms, and clamping
                 // it to zero turned every wait for the network inside a transaction into a busy poll.
                 var remaining = options.Slice.MaxDuration - clock.Elapsed;
-                var wait = inTransaction ? Timeout.InfiniteTimeSpan : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
+                if (options.Slice.MaxLatency - (clock.Elapsed - firstStaged) is { } latencyLeft && latencyLeft < remaining) remaining = latencyLeft;
+                // Once a transaction is staged, a quiet stream ends the slice: under light load a change reaches the sinks
+                // within tens of milliseconds, under heavy load the stream is never quiet that long and slices stay large.
+                var quietEnds = !inTransaction && _streaming is null && segment.TransactionCount > 0 && options.Slice.QuietAfterCommit > TimeSpan.Zero;
+                if (quietEnds && remaining > options.Slice.QuietAfterCommit) remaining = options.Slice.QuietAfterCommit;
+                var wait = inTransaction || _streaming is not null ? Timeout.InfiniteTimeSpan : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
                 bool got;
                 try
                 {
@@ -103,7 +122,11 @@ public sealed class SliceConsumer(
                 {
                     got = false;
                 }
-                if (!got) continue;
+                if (!got)
+                {
+                    if (quietEnds) break;
+                    continue;
+                }
 
                 switch (session.Current)
                 {
@@ -112,49 +135,74 @@ public sealed class SliceConsumer(
                         // A transaction is replayed when its commit starts before the restart point; skip what is staged.
                         skipTransaction = (ulong)b.TransactionFinalLsn < _staged;
                         begin = (b.TransactionXid, b.TransactionCommitTimestamp);
-                        stagedChanges = 0;
+                        break;
+                    case StreamStartMessage m:
+                        if (!_streams.TryGetValue(m.TransactionXid, out _streaming))
+                            _streams[m.TransactionXid] = _streaming = new StreamedTransaction(m.TransactionXid, IngestFolder);
+                        break;
+                    case StreamStopMessage:
+                        _streaming = null;
+                        break;
+                    case StreamAbortMessage m:
+                        if (_streams.Remove(m.TransactionXid, out var aborted))
+                        {
+                            if (m.SubtransactionXid == aborted.Xid) aborted.Dispose();
+                            else
+                            {
+                                aborted.AbortSubtransaction(m.SubtransactionXid);
+                                _streams[aborted.Xid] = aborted;
+                            }
+                        }
+                        break;
+                    case StreamCommitMessage c:
+                        if (_streams.Remove(c.TransactionXid, out var streamed))
+                        {
+                            using (streamed)
+                            {
+                                var streamEnd = (ulong)c.TransactionEndLsn;
+                                if ((ulong)c.CommitLsn >= _staged && streamed.Changes.Changes > 0)
+                                {
+                                    segment.CommitTransaction(new TransactionInfo(streamEnd, (ulong)c.CommitLsn, streamed.Xid, c.TransactionCommitTimestamp), streamed.Changes);
+                                    markers.AddRange(streamed.Markers.Select(m => m.StagedAt(streamEnd)));
+                                }
+                                seenAcknowledgeable = Math.Max(seenAcknowledgeable, streamEnd);
+                            }
+                        }
                         break;
                     case RelationMessage r:
                         var schema = await _catalog.DescribeAsync(r, read);
                         _relations[r.RelationId] = schema;
-                        if (!skipTransaction) segment.AddRelation(schema);
+                        Target(r)?.AddRelation(schema);
                         break;
-                    case InsertMessage m when !skipTransaction:
-                        segment.StartInsert(Relation(m.Relation));
-                        await WriteTupleAsync(segment, m.NewRow, read);
-                        stagedChanges++;
+                    case InsertMessage m when Target(m) is { } txn:
+                        txn.StartInsert(Relation(m.Relation));
+                        await WriteTupleAsync(segment, txn, m.NewRow, read);
                         if (segment.TransactionCount > 0) CrashPoint.Hit(CrashPoint.MidTransaction);
                         break;
-                    case FullUpdateMessage m when !skipTransaction:
-                        segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldFull);
-                        await WriteTupleAsync(segment, m.OldRow, read);
-                        await WriteTupleAsync(segment, m.NewRow, read);
-                        stagedChanges++;
+                    case FullUpdateMessage m when Target(m) is { } txn:
+                        txn.StartUpdate(Relation(m.Relation), SegmentFormat.OldFull);
+                        await WriteTupleAsync(segment, txn, m.OldRow, read);
+                        await WriteTupleAsync(segment, txn, m.NewRow, read);
                         break;
-                    case IndexUpdateMessage m when !skipTransaction:
-                        segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldKey);
-                        await WriteTupleAsync(segment, m.Key, read);
-                        await WriteTupleAsync(segment, m.NewRow, read);
-                        stagedChanges++;
+                    case IndexUpdateMessage m when Target(m) is { } txn:
+                        txn.StartUpdate(Relation(m.Relation), SegmentFormat.OldKey);
+                        await WriteTupleAsync(segment, txn, m.Key, read);
+                        await WriteTupleAsync(segment, txn, m.NewRow, read);
                         break;
-                    case UpdateMessage m when !skipTransaction:
-                        segment.StartUpdate(Relation(m.Relation), SegmentFormat.OldNone);
-                        await WriteTupleAsync(segment, m.NewRow, read);
-                        stagedChanges++;
+                    case UpdateMessage m when Target(m) is { } txn:
+                        txn.StartUpdate(Relation(m.Relation), SegmentFormat.OldNone);
+                        await WriteTupleAsync(segment, txn, m.NewRow, read);
                         break;
-                    case FullDeleteMessage m when !skipTransaction:
-                        segment.StartDelete(Relation(m.Relation), SegmentFormat.OldFull);
-                        await WriteTupleAsync(segment, m.OldRow, read);
-                        stagedChanges++;
+                    case FullDeleteMessage m when Target(m) is { } txn:
+                        txn.StartDelete(Relation(m.Relation), SegmentFormat.OldFull);
+                        await WriteTupleAsync(segment, txn, m.OldRow, read);
                         break;
-                    case KeyDeleteMessage m when !skipTransaction:
-                        segment.StartDelete(Relation(m.Relation), SegmentFormat.OldKey);
-                        await WriteTupleAsync(segment, m.Key, read);
-                        stagedChanges++;
+                    case KeyDeleteMessage m when Target(m) is { } txn:
+                        txn.StartDelete(Relation(m.Relation), SegmentFormat.OldKey);
+                        await WriteTupleAsync(segment, txn, m.Key, read);
                         break;
-                    case TruncateMessage m when !skipTransaction:
-                        segment.WriteTruncate([.. m.Relations.Select(Relation)], (byte)m.Options);
-                        stagedChanges++;
+                    case TruncateMessage m when Target(m) is { } txn:
+                        txn.WriteTruncate([.. m.Relations.Select(Relation)], (byte)m.Options);
                         break;
                     case LogicalDecodingMessage m when m.Prefix == PgEgressMessages.Prefix:
                         byte[] content;
@@ -168,16 +216,16 @@ public sealed class SliceConsumer(
                         // Heartbeats and flush markers only move positions, and other pipelines' markers are theirs; the rest
                         // (reload requests, DDL) belongs in the stream at its position.
                         else if (marker?.Type != PgEgressMessages.Heartbeat && (marker?.Slot is null || marker.Slot == Slot)
-                                 && inTransaction && !skipTransaction)
+                                 && Target(m) is { } txn)
                         {
-                            segment.WriteMessage(m.Prefix, content);
-                            stagedChanges++;
-                            if (marker is { Type: PgEgressMessages.Reload, Operation: not null }) txnMarkers.Add(marker);
+                            txn.WriteMessage(m.Prefix, content);
+                            if (marker is { Type: PgEgressMessages.Reload, Operation: not null })
+                                (m.TransactionXid is null ? txnMarkers : _streaming!.Markers).Add(marker);
                         }
                         break;
                     case CommitMessage c:
                         var end = (ulong)c.TransactionEndLsn;
-                        if (!skipTransaction && stagedChanges > 0)
+                        if (!skipTransaction && segment.Open.Changes > 0)
                         {
                             segment.CommitTransaction(new TransactionInfo(end, (ulong)c.CommitLsn, begin.Xid, begin.CommitTime));
                             markers.AddRange(txnMarkers.Select(m => m.StagedAt(end)));
@@ -191,7 +239,9 @@ public sealed class SliceConsumer(
                 }
             }
 
-            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed, abandoned, markers, walAtStart);
+            // While a streamed transaction is open its start must stay unacknowledged, so the next session is sent it again whole.
+            var result = await FinishAsync(segment, spool, startLsn, seenAcknowledgeable, flushRequested, started, clock.Elapsed,
+                abandoned || _streams.Count > 0, markers, walAtStart);
             // The stream stopped inside a transaction; a new session restarts it from the acknowledged position.
             if (abandoned) await DropSessionAsync();
             var now = DateTime.UtcNow;
@@ -239,6 +289,7 @@ public sealed class SliceConsumer(
             await registry.RegisterSegmentAsync(new SegmentRecord(Slot, startLsn, segment.EndLsn, path, segment.TransactionCount,
                 segment.ChangeCount, bytes, sha), markers, ct);
             CrashPoint.Hit(CrashPoint.SegmentRegistered);
+            staging.Registered();
             _staged = segment.EndLsn;
             acknowledge = Math.Max(acknowledge, segment.EndLsn);
             logger.LogInformation("Staged {Transactions} transaction(s), {Changes} change(s) to {Segment} ({Bytes} bytes)",
@@ -276,14 +327,16 @@ public sealed class SliceConsumer(
         await SweepOrphanSegmentsAsync(ct);
         try
         {
-            _session = await ReplicationSession.StartAsync(options.Source.ConnectionString, Slot, options.Source.Publication, _staged, ct);
+            _session = await ReplicationSession.StartAsync(options.Source.ConnectionString, Slot, options.Source.Publication, _staged,
+                options.Source.Streaming, ct);
         }
         catch (PostgresException e) when (e.SqlState == "55006")
         {
             throw new PipelineSetupException($"replication slot '{Slot}' is in use by another process: {e.MessageText}", e);
         }
         _acknowledged = _staged;
-        logger.LogInformation("Streaming slot {Slot} from {Lsn}", Slot, Output.PgText.Lsn(_staged));
+        logger.LogInformation("Streaming slot {Slot} from {Lsn} (protocol {Protocol})", Slot, Output.PgText.Lsn(_staged),
+            _session.Streaming ? "2, large transactions streamed in progress" : "1");
     }
 
     /// <summary>A crash between upload and registration leaves a segment nobody knows; only one consumer runs per slot, so any such object is an orphan.</summary>
@@ -302,24 +355,24 @@ public sealed class SliceConsumer(
         _relations.TryGetValue(message.RelationId, out var r) ? r
             : throw new InvalidDataException($"change for relation {message.RelationId} before its RelationMessage");
 
-    private async Task WriteTupleAsync(SegmentWriter segment, ReplicationTuple tuple, CancellationToken ct)
+    private async Task WriteTupleAsync(SegmentWriter segment, TransactionBuffer txn, ReplicationTuple tuple, CancellationToken ct)
     {
-        segment.StartTuple(tuple.NumColumns);
+        txn.StartTuple(tuple.NumColumns);
         var first = true;
         await foreach (var value in tuple)
         {
             if (!first && segment.TransactionCount > 0) await CrashPoint.PauseAsync(CrashPoint.MidTuple, "", ct);
             first = false;
-            if (value.IsDBNull) segment.WriteNull();
-            else if (value.IsUnchangedToastedValue) segment.WriteUnchangedToast();
+            if (value.IsDBNull) txn.WriteNull();
+            else if (value.IsUnchangedToastedValue) txn.WriteUnchangedToast();
             else
             {
                 var length = value.Length;
                 if (_valueBuffer.Length < length) _valueBuffer = new byte[Math.Max(length, _valueBuffer.Length * 2)];
                 await using var stream = value.GetStream();
                 await stream.ReadExactlyAsync(_valueBuffer.AsMemory(0, length), ct);
-                segment.StartText(length);
-                segment.ValueSink.Write(_valueBuffer, 0, length);
+                txn.StartText(length);
+                txn.ValueSink.Write(_valueBuffer, 0, length);
             }
         }
         // Keep the value buffer from pinning a huge allocation after one outsized value.
@@ -331,6 +384,10 @@ public sealed class SliceConsumer(
         if (_session is null) return;
         var session = _session;
         _session = null;
+        // The server streams the open ones again, whole, to the next session.
+        foreach (var streamed in _streams.Values) streamed.Dispose();
+        _streams.Clear();
+        _streaming = null;
         await session.DisposeAsync();
     }
 

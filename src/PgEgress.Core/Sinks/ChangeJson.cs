@@ -39,18 +39,13 @@ public static class ChangeJson
         if (e.Row.Values is { } values)
         {
             w.WriteStartObject("key");
-            for (var i = 0; i < values.Length; i++)
-                if (relation.Columns[i].IsKey) Value(w, relation.Columns[i], values[i]);
+            foreach (var i in ChangeColumns.Key(e.Row)) Value(w, relation.Columns[i], values[i]);
             w.WriteEndObject();
-            // A delete carries the old key (or the whole old row under REPLICA IDENTITY FULL); others the new row.
             w.WriteStartObject("record");
-            for (var i = 0; i < values.Length; i++)
-                if (values[i].Kind != ValueKind.UnchangedToast && (e.Row.Op != 'D' || relation.Columns[i].IsKey || values[i].Kind == ValueKind.Text))
-                    Value(w, relation.Columns[i], values[i]);
+            foreach (var i in ChangeColumns.Record(e.Row)) Value(w, relation.Columns[i], values[i]);
             w.WriteEndObject();
             w.WriteStartArray("unchanged_toast");
-            for (var i = 0; i < values.Length; i++)
-                if (values[i].Kind == ValueKind.UnchangedToast) w.WriteStringValue(relation.Columns[i].Name);
+            foreach (var i in ChangeColumns.UnchangedToast(e.Row)) w.WriteStringValue(relation.Columns[i].Name);
             w.WriteEndArray();
         }
         w.WriteEndObject();

@@ -6,6 +6,7 @@ using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
 using PgEgress.Core.Configuration;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Storage;
 
 namespace PgEgress.Core.Sinks;
@@ -28,7 +29,9 @@ public sealed class EventDelivery
     private readonly ILogger _logger;
     private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
 
-    public EventDelivery(string sink, SinkOptions options, IEventEndpoint endpoint, HttpClient http, IObjectStore store, SinkMetrics.Counters metrics, ILogger logger)
+    /// <param name="permanentMaxDelay">The longest pause between attempts answered 401 or 403.</param>
+    public EventDelivery(string sink, SinkOptions options, IEventEndpoint endpoint, HttpClient http, IObjectStore store, SinkMetrics.Counters metrics,
+        TimeSpan permanentMaxDelay, ILogger logger)
     {
         (_sink, _options, _endpoint, _http, _store, _metrics, _logger) = (sink, options, endpoint, http, store, metrics, logger);
         var retryable = new PredicateBuilder<HttpResponseMessage>()
@@ -45,12 +48,15 @@ public sealed class EventDelivery
                 UseJitter = true,
                 Delay = options.RetryDelay,
                 MaxDelay = options.MaxRetryDelay,
-                DelayGenerator = args => new ValueTask<TimeSpan?>(RetryAfter(args.Outcome.Result)),
+                // A 401/403 (wrong key, missing right) waits as long as a permanent failure of the loops does.
+                DelayGenerator = args => new ValueTask<TimeSpan?>(RetryAfter(args.Outcome.Result)
+                    ?? (KindOf(args.Outcome) == FailureKind.Permanent ? FailureClassifier.PermanentDelay(args.AttemptNumber, permanentMaxDelay) : null)),
                 OnRetry = args =>
                 {
                     _metrics.AddRetried();
                     var why = args.Outcome.Exception?.Message ?? $"HTTP {(int)args.Outcome.Result!.StatusCode}";
-                    _metrics.Failed(why);
+                    if (_metrics.Failed(why, KindOf(args.Outcome)) && KindOf(args.Outcome) == FailureKind.Permanent)
+                        _logger.LogError("Sink {Sink}: {Reason}, a permanent failure; retrying in {Delay}, less often after, until it is fixed", _sink, why, args.RetryDelay);
                     args.Outcome.Result?.Dispose();
                     return default;
                 },
@@ -89,7 +95,7 @@ public sealed class EventDelivery
                 return;
             }
             var body = await response.Content.ReadAsStringAsync(ct);
-            _metrics.Failed($"HTTP {(int)response.StatusCode} for {batch[0].Id}: {Clip(body)}");
+            _metrics.Failed($"HTTP {(int)response.StatusCode} for {batch[0].Id}: {Clip(body)}", FailureClassifier.ForHttpStatus((int)response.StatusCode));
             if (batch.Count > 1)
             {
                 // One bad event must not take its neighbours to the dead-letter area: send them one by one.
@@ -126,6 +132,10 @@ public sealed class EventDelivery
         _logger.LogWarning("Sink {Sink}: HTTP {Status} for {Events} event(s) from {First} after {Attempts} attempt(s); dead-lettered to {Path}",
             _sink, (int)status, batch.Count, batch[0].Id, _options.MaxRetries, path);
     }
+
+    private static FailureKind KindOf(Outcome<HttpResponseMessage> outcome) => outcome.Exception is { } e
+        ? FailureClassifier.Classify(e)
+        : FailureClassifier.ForHttpStatus((int)outcome.Result!.StatusCode);
 
     public static string DeadLetterPrefix(string sink) => $"_deadletter/{sink}/";
 

@@ -25,9 +25,8 @@ public sealed class EventSinkRunner(
     SinkMetrics.Counters metrics,
     ILogger logger) : ISinkRunner
 {
-    /// <summary>How often the cursor is written while delivering, and how often the log is looked at when caught up.</summary>
+    /// <summary>How often the cursor is written while delivering.</summary>
     public static readonly TimeSpan CursorInterval = TimeSpan.FromSeconds(1);
-    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How long the workers may take to deliver what is queued when a slice ends.</summary>
     public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(15);
@@ -94,7 +93,7 @@ public sealed class EventSinkRunner(
                 if (caughtUp)
                 {
                     persisted = await PersistAsync(tracker, persisted, lastPersist, ct);
-                    await Task.Delay(PollInterval, reading.Token);
+                    await log.WaitForSegmentAsync(reading.Token);
                 }
             }
         }
@@ -172,7 +171,7 @@ public sealed class EventSinkRunner(
         catch (Exception e)
         {
             // Stop the slice: the reader must not wait on a queue nobody empties. The cursor stays before these events.
-            metrics.Failed(e.Message);
+            metrics.Failed(e);
             logger.LogError(e, "Sink {Sink}: delivery failed; its events are delivered again from the cursor", name);
             await stop.CancelAsync();
             throw;

@@ -88,7 +88,7 @@ public sealed class PostgresSinkRunner(
                     cursor = position;
                 }
                 caughtUp = position == before;
-                if (caughtUp) await Task.Delay(EventSinkRunner.PollInterval, ct);
+                if (caughtUp) await log.WaitForSegmentAsync(ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -96,7 +96,7 @@ public sealed class PostgresSinkRunner(
         }
         catch (Exception e)
         {
-            metrics.Failed(e.Message);
+            metrics.Failed(e);
             logger.LogError(e, "Sink {Sink}: applying to the target failed; it resumes from the target's cursor", name);
             throw;
         }

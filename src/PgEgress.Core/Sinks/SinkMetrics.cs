@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using PgEgress.Core.Health;
 using PgEgress.Core.Metrics;
+using PgEgress.Core.Pipeline;
 
 namespace PgEgress.Core.Sinks;
 
@@ -7,12 +9,14 @@ namespace PgEgress.Core.Sinks;
 /// What each sink did in this process, for /api/status (its cursor is in the registry). A meter counter cannot be
 /// read back, so the status keeps these totals; every call also records the same number on <see cref="PgEgressMeter"/>.
 /// </summary>
-public sealed class SinkMetrics(PgEgressMeter meter)
+public sealed class SinkMetrics(PgEgressMeter meter, ComponentFailures failures)
 {
     private readonly ConcurrentDictionary<string, Counters> _sinks = new(StringComparer.Ordinal);
 
-    public sealed class Counters(string sink, PgEgressMeter meter)
+    public sealed class Counters(string sink, PgEgressMeter meter, ComponentFailures failures)
     {
+        private readonly string _component = SinkRunners.Consumer(sink);
+
         private long _delivered, _retried, _deadLettered;
         private readonly Lock _gate = new();
 
@@ -20,6 +24,7 @@ public sealed class SinkMetrics(PgEgressMeter meter)
         public long Retried => Interlocked.Read(ref _retried);
         public long DeadLettered => Interlocked.Read(ref _deadLettered);
         public string? LastError { get; private set; }
+        public string? LastErrorKind { get; private set; }
         public DateTime? LastErrorAt { get; private set; }
 
         /// <summary>Commit time of the oldest transaction read but not yet delivered; null when nothing is outstanding.</summary>
@@ -29,6 +34,7 @@ public sealed class SinkMetrics(PgEgressMeter meter)
         public void AddDelivered(int n, DateTime oldestCommit)
         {
             Interlocked.Add(ref _delivered, n);
+            failures.Succeeded(_component);
             meter.Delivered(sink, n, oldestCommit);
         }
 
@@ -44,12 +50,19 @@ public sealed class SinkMetrics(PgEgressMeter meter)
             meter.DeadLettered(sink, n);
         }
 
-        public void Failed(string error)
+        /// <summary>A failed attempt; the sink's failure lasts until its next delivery.</summary>
+        /// <returns>Whether it differs from the sink's previous failure: worth a log line.</returns>
+        public bool Failed(string error, FailureKind kind, string? sqlState = null) => Record(failures.Failed(_component, kind, sqlState, error));
+
+        /// <param name="error">What to show; the exception's message when null.</param>
+        public bool Failed(Exception e, string? error = null) => Record(failures.Failed(_component, e, error));
+
+        private bool Record((ComponentFailure Failure, bool Changed) failed)
         {
-            lock (_gate) (LastError, LastErrorAt) = (error, DateTime.UtcNow);
-            meter.Error("sink");
+            lock (_gate) (LastError, LastErrorKind, LastErrorAt) = (failed.Failure.Message, failed.Failure.Kind, failed.Failure.LastAt);
+            return failed.Changed;
         }
     }
 
-    public Counters For(string sink) => _sinks.GetOrAdd(sink, name => new Counters(name, meter));
+    public Counters For(string sink) => _sinks.GetOrAdd(sink, name => new Counters(name, meter, failures));
 }

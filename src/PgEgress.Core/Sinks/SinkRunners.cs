@@ -50,7 +50,7 @@ public sealed class SinkRunners : IAsyncDisposable
                 Timeout = Timeout.InfiniteTimeSpan,
             };
             _clients.Add(http);
-            var delivery = new EventDelivery(name, sink, endpoint, http, store, counters, logger);
+            var delivery = new EventDelivery(name, sink, endpoint, http, store, counters, options.Health.PermanentRetryMaxDelay, logger);
             _runners[name] = new EventSinkRunner(name, sink, _slot, delivery, endpoint.MaxBatch, log, registry, counters, logger);
         }
     }

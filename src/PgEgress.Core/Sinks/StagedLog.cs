@@ -9,8 +9,14 @@ namespace PgEgress.Core.Sinks;
 /// The staged log as a consumer reads it: the committed transactions after a position, in LSN order, read from the
 /// registered segments one change at a time (a transaction of any size is never held in memory).
 /// </summary>
-public sealed class StagedLog(IObjectStore store, RegistryStore registry)
+public sealed class StagedLog(IObjectStore store, RegistryStore registry, StagingSignal signal)
 {
+    /// <summary>How long a consumer that has caught up waits before it looks at the registry again, unless this process stages a segment first.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Waits for the next segment: returns when this process registers one, or after <see cref="PollInterval"/>.</summary>
+    public Task WaitForSegmentAsync(CancellationToken ct) => signal.WaitAsync(PollInterval, ct);
+
     /// <summary>
     /// Calls <paramref name="onTransaction"/> for each staged transaction ending after <paramref name="after"/>, with its
     /// rows (the output contract's rows, numbered as the files' _seq) as a lazy sequence to read once. Stops early when

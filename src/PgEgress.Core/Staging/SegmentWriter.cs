@@ -12,13 +12,8 @@ public sealed class SegmentWriter : IDisposable
 {
     private readonly FileStream _file;
     private readonly BinaryWriter _out;
-    private readonly SpillBuffer _txnBuffer;
-    private readonly BinaryWriter _txn;
 
     private readonly Dictionary<uint, RelationSchema> _segmentRelations = [];
-    private readonly Dictionary<uint, RelationSchema> _txnFirstUse = [];
-    private readonly Dictionary<uint, RelationSchema> _txnInline = [];
-    private int _txnChanges;
     private bool _finished;
 
     public SegmentWriter(string spoolPath, string slot, ulong startLsn, string spillDirectory, int transactionMemoryLimit = 8 << 20)
@@ -31,8 +26,7 @@ public sealed class SegmentWriter : IDisposable
         _out.Write(SegmentFormat.Magic);
         _out.Write(slot);
         _out.Write(startLsn);
-        _txnBuffer = new SpillBuffer(spillDirectory, transactionMemoryLimit);
-        _txn = new BinaryWriter(_txnBuffer);
+        Open = new TransactionBuffer(spillDirectory, transactionMemoryLimit);
     }
 
     public string SpoolPath { get; }
@@ -44,84 +38,19 @@ public sealed class SegmentWriter : IDisposable
     /// <summary>Uncompressed bytes of the committed transactions, for the slice's byte bound.</summary>
     public long Bytes { get; private set; }
 
-    /// <summary>Bytes buffered for the open transaction.</summary>
-    public long OpenTransactionBytes => _txnBuffer.Length;
-
-    /// <summary>A relation description received inside the open transaction (it applies to the changes after it).</summary>
-    public void AddRelation(RelationSchema relation)
-    {
-        SegmentFormat.WriteRelation(_txn, relation);
-        _txnInline[relation.RelationId] = relation;
-    }
-
-    private void NoteUse(RelationSchema relation)
-    {
-        if (!_txnInline.ContainsKey(relation.RelationId))
-            _txnFirstUse.TryAdd(relation.RelationId, relation);
-    }
-
-    private void StartChange(ChangeKind kind, RelationSchema relation)
-    {
-        NoteUse(relation);
-        _txn.Write((byte)kind);
-        _txn.Write(relation.RelationId);
-        _txnChanges++;
-    }
-
-    public void StartInsert(RelationSchema relation) => StartChange(ChangeKind.Insert, relation);
-
-    /// <param name="oldKind">0 when no old tuple follows, 'K' for a key tuple, 'O' for a full old row.</param>
-    public void StartUpdate(RelationSchema relation, byte oldKind)
-    {
-        StartChange(ChangeKind.Update, relation);
-        _txn.Write(oldKind);
-    }
-
-    public void StartDelete(RelationSchema relation, byte oldKind)
-    {
-        StartChange(ChangeKind.Delete, relation);
-        _txn.Write(oldKind);
-    }
-
-    public void WriteTruncate(IReadOnlyList<RelationSchema> relations, byte options)
-    {
-        foreach (var r in relations) NoteUse(r);
-        _txn.Write((byte)ChangeKind.Truncate);
-        _txn.Write((ushort)relations.Count);
-        foreach (var r in relations) _txn.Write(r.RelationId);
-        _txn.Write(options);
-        _txnChanges++;
-    }
-
-    public void WriteMessage(string prefix, ReadOnlySpan<byte> content)
-    {
-        _txn.Write((byte)ChangeKind.Message);
-        _txn.Write(prefix);
-        _txn.Write7BitEncodedInt(content.Length);
-        _txn.Write(content);
-        _txnChanges++;
-    }
-
-    public void StartTuple(int columns) => _txn.Write((ushort)columns);
-    public void WriteNull() => _txn.Write((byte)ValueKind.Null);
-    public void WriteUnchangedToast() => _txn.Write((byte)ValueKind.UnchangedToast);
-
-    /// <summary>Starts a text value of <paramref name="length"/> bytes; the caller then writes exactly that many bytes to <see cref="ValueSink"/>.</summary>
-    public void StartText(int length)
-    {
-        _txn.Write((byte)ValueKind.Text);
-        _txn.Write7BitEncodedInt(length);
-    }
-
-    public Stream ValueSink => _txnBuffer;
+    /// <summary>The open transaction of the stream (one not streamed in chunks); committed by <see cref="CommitTransaction(TransactionInfo)"/>.</summary>
+    public TransactionBuffer Open { get; }
 
     /// <summary>Commit time of the newest committed transaction; null before the first.</summary>
     public DateTime? LastCommitTimestamp { get; private set; }
 
-    public void CommitTransaction(TransactionInfo info)
+    public void CommitTransaction(TransactionInfo info) => CommitTransaction(info, Open);
+
+    /// <summary>Appends <paramref name="txn"/> as one committed transaction and empties it.</summary>
+    public void CommitTransaction(TransactionInfo info, TransactionBuffer txn)
     {
         LastCommitTimestamp = info.CommitTimestamp;
-        foreach (var (id, relation) in _txnFirstUse)
+        foreach (var (id, relation) in txn.FirstUse)
         {
             if (_segmentRelations.TryGetValue(id, out var known) && ReferenceEquals(known, relation)) continue;
             SegmentFormat.WriteRelation(_out, relation);
@@ -132,28 +61,20 @@ public sealed class SegmentWriter : IDisposable
         _out.Write(info.CommitLsn);
         _out.Write(info.Xid);
         _out.Write(info.CommitTimestamp.Ticks);
-        _out.Write(_txnChanges);
-        _txnBuffer.CopyContentTo(_out.BaseStream);
+        _out.Write(txn.Changes);
+        txn.CopyContentTo(_out.BaseStream);
         _out.Write(SegmentFormat.TransactionEnd);
-        _out.Write(_txnChanges);
-        foreach (var (id, relation) in _txnInline) _segmentRelations[id] = relation;
+        _out.Write(txn.Changes);
+        foreach (var (id, relation) in txn.Inline) _segmentRelations[id] = relation;
 
-        Bytes += _txnBuffer.Length;
-        ChangeCount += _txnChanges;
+        Bytes += txn.Length;
+        ChangeCount += txn.Changes;
         TransactionCount++;
         EndLsn = info.EndLsn;
-        ResetTransaction();
+        txn.Reset();
     }
 
-    public void AbandonTransaction() => ResetTransaction();
-
-    private void ResetTransaction()
-    {
-        _txnBuffer.Reset();
-        _txnFirstUse.Clear();
-        _txnInline.Clear();
-        _txnChanges = 0;
-    }
+    public void AbandonTransaction() => Open.Reset();
 
     /// <summary>Writes the trailer and closes the spool file, durably.</summary>
     public void Finish()
@@ -170,7 +91,7 @@ public sealed class SegmentWriter : IDisposable
 
     public void Dispose()
     {
-        _txn.Dispose();
+        Open.Dispose();
         if (_finished) return;
         _out.Dispose();
         _file.Dispose();

@@ -57,6 +57,14 @@ public sealed class SpillBuffer : Stream
         _file.Position = _file.Length;
     }
 
+    /// <summary>Drops everything after the first <paramref name="length"/> bytes.</summary>
+    public void Truncate(long length)
+    {
+        if (length > Length) throw new ArgumentOutOfRangeException(nameof(length), length, "beyond the buffer's end");
+        Current.SetLength(length);
+        Current.Position = length;
+    }
+
     /// <summary>Empties the buffer for the next transaction, releasing any spill file and an oversized memory block.</summary>
     public void Reset()
     {

@@ -7,7 +7,7 @@ namespace PgEgress.Functions.Api;
 
 /// <summary>
 /// The Host's HTTP API as HTTP triggers: the same paths under the "api" prefix (host.json), the same answers (Core's
-/// <see cref="PgEgressApi"/>); every route but health needs a function key (x-functions-key or ?code=).
+/// <see cref="PgEgressApi"/>); every route but health and the page needs a function key (x-functions-key or ?code=).
 /// tests/PgEgress.Tests/Functions/RouteParityTests compares these declarations with the Host's routes.
 /// </summary>
 public sealed class ApiFunctions(PgEgressApi api)
@@ -15,6 +15,14 @@ public sealed class ApiFunctions(PgEgressApi api)
     [Function("Health")]
     public IActionResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
         ApiActionResult.From(PgEgressApi.Health());
+
+    /// <summary>The status page; the Host serves it at its root too (Functions routes all live under the "api" prefix).</summary>
+    [Function("StatusPage")]
+    public IActionResult Page([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "page")] HttpRequest request)
+    {
+        foreach (var (name, value) in StatusPage.Headers) request.HttpContext.Response.Headers[name] = value;
+        return new ApiActionResult(Results.Text(StatusPage.Html, StatusPage.ContentType));
+    }
 
     [Function("Ready")]
     public async Task<IActionResult> Ready([HttpTrigger(AuthorizationLevel.Function, "get", Route = "ready")] HttpRequest request) =>

@@ -4,6 +4,7 @@ using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
 using PgEgress.Core.Pipeline;
 using PgEgress.Core.Replication;
+using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Ingest;
 
@@ -16,7 +17,17 @@ public sealed class IngestActivities(IServiceProvider services, PgEgressOptions 
     public async Task<bool> PrepareSource([ActivityTrigger] string pipeline, FunctionContext context)
     {
         if (pipeline != options.Source.Slot) return false;
-        await startup.RunAsync(context.CancellationToken);
+        try
+        {
+            await startup.RunAsync(context.CancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Shown by /api/ready and /api/status of this instance, like a failed slice.
+            progress.Failed(e);
+            if (PermanentFailureException.For(e) is { } permanent) throw permanent;
+            throw;
+        }
         return true;
     }
 
@@ -38,7 +49,8 @@ public sealed class IngestActivities(IServiceProvider services, PgEgressOptions 
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            progress.Failed(e.Message);
+            progress.Failed(e);
+            if (PermanentFailureException.For(e) is { } permanent) throw permanent;
             throw;
         }
     }

@@ -1,5 +1,6 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Replication;
 using PgEgress.Functions.Orchestrations;
 
@@ -39,7 +40,8 @@ public static class IngestOrchestrator
         }
         catch (TaskFailedException e)
         {
-            state = state.AfterFailure(e.Message, context.CurrentUtcDateTime);
+            state = state.AfterFailure(e.Message, PermanentFailureException.Caused(e.FailureDetails) ? FailureKind.Permanent : FailureKind.Transient,
+                context.CurrentUtcDateTime);
             await context.CreateTimer(context.CurrentUtcDateTime.Add(timing.FailureBackoff), CancellationToken.None);
         }
         // Never ContinueAsNew(null): see shared/reference/azure-functions.md, gotcha #1.

@@ -1,4 +1,5 @@
 using PgEgress.Core.Health;
+using PgEgress.Core.Pipeline;
 using PgEgress.Core.Replication;
 using PgEgress.Functions.Orchestrations;
 
@@ -13,6 +14,7 @@ namespace PgEgress.Functions.Ingest;
 /// <param name="IdleDelay">The durable-timer pause after a slice that staged nothing.</param>
 /// <param name="Timing">Retries and the failure back-off; null in an instance started before they were settings (the defaults).</param>
 /// <param name="Prepared">The source and store were made ready (<see cref="IngestActivities.PrepareSource"/>) in this run.</param>
+/// <param name="LastErrorKind"><c>transient</c> or <c>permanent</c> (<see cref="FailureClassifier"/>), of <paramref name="LastError"/>; null in an instance started before it existed.</param>
 public sealed record IngestState(
     string Pipeline,
     TimeSpan IdleDelay,
@@ -26,7 +28,8 @@ public sealed record IngestState(
     SliceStatus? LastSlice,
     string? LastError,
     DateTime? LastErrorAt,
-    DurableTiming? Timing = null)
+    DurableTiming? Timing = null,
+    string? LastErrorKind = null)
 {
     public static IngestState Start(string pipeline, TimeSpan idleDelay, DurableTiming timing) =>
         new(pipeline, idleDelay, false, 0, 0, 0, 0, 0, 0, null, null, null, timing);
@@ -43,14 +46,16 @@ public sealed record IngestState(
         LastSlice = SliceStatus.From(run.LastSlice),
         LastError = null,
         LastErrorAt = null,
+        LastErrorKind = null,
     };
 
     /// <summary>After the retries gave up: prepare again next generation (its checks say what is wrong in one line).</summary>
-    public IngestState AfterFailure(string error, DateTime at) => this with
+    public IngestState AfterFailure(string error, FailureKind kind, DateTime at) => this with
     {
         Generation = Generation + 1,
         Prepared = false,
         LastError = error,
         LastErrorAt = at,
+        LastErrorKind = FailureClassifier.Label(kind),
     };
 }

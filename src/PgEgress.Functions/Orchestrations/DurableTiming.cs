@@ -17,10 +17,16 @@ public sealed record DurableTiming(int RetryAttempts, TimeSpan RetryFirstInterva
     public static DurableTiming From(DurableOptions o) =>
         new(o.RetryAttempts, o.RetryFirstInterval, o.RetryBackoffCoefficient, o.RetryMaxInterval, o.FailureBackoff);
 
-    /// <summary>A method, not a property: the record is serialized into orchestration inputs.</summary>
+    /// <summary>
+    /// A method, not a property: the record is serialized into orchestration inputs. A permanent failure
+    /// (<see cref="PermanentFailureException"/>) is not retried here: the orchestration's longer pause comes at once.
+    /// </summary>
     public TaskOptions ActivityRetry() => TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: RetryAttempts,
         firstRetryInterval: RetryFirstInterval,
         backoffCoefficient: RetryBackoffCoefficient,
-        maxRetryInterval: RetryMaxInterval));
+        maxRetryInterval: RetryMaxInterval)
+    {
+        HandleFailure = failure => !PermanentFailureException.Caused(failure),
+    });
 }

@@ -1,5 +1,6 @@
 using Microsoft.Azure.Functions.Worker;
 using PgEgress.Core.Sinks;
+using PgEgress.Functions.Orchestrations;
 
 namespace PgEgress.Functions.Sinks;
 
@@ -17,7 +18,15 @@ public sealed class SinkActivities(SinkRunners sinks)
     public async Task<bool> DeliverSink([ActivityTrigger] string sink, FunctionContext context)
     {
         var runner = sinks.For(sink) ?? throw new InvalidOperationException($"sink '{sink}' is not configured or not enabled");
-        var result = await runner.RunSliceAsync(SliceBudget, context.CancellationToken);
-        return result.CaughtUp;
+        try
+        {
+            return (await runner.RunSliceAsync(SliceBudget, context.CancellationToken)).CaughtUp;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The runner recorded it in the sink's status.
+            if (PermanentFailureException.For(e) is { } permanent) throw permanent;
+            throw;
+        }
     }
 }

@@ -13,7 +13,11 @@ public static class ApiRoutes
 
     public static void MapPgEgressApi(this WebApplication app)
     {
+        // The status page, open (it holds no data; its script sends the key): at the site root, and at /api/page where
+        // the Functions app serves it, since every Functions route lives under the "api" prefix.
+        app.MapGet("/", Page);
         var api = app.MapGroup("/api");
+        api.MapGet("/page", Page);
         api.MapGet("/health", () => Send(PgEgressApi.Health()));
 
         var keyed = api.MapGroup("").AddEndpointFilter<ApiKeyFilter>();
@@ -26,6 +30,12 @@ public static class ApiRoutes
         keyed.MapPost("/tables/{table}/verify", async (string table, string? repair, PgEgressApi handler, CancellationToken ct) =>
             Send(await handler.RequestVerifyAsync(table, repair, ct)));
         keyed.MapGet("/verifications/{id}", async (string id, PgEgressApi handler, CancellationToken ct) => Send(await handler.VerificationAsync(id, ct)));
+    }
+
+    private static IResult Page(HttpContext context)
+    {
+        foreach (var (name, value) in StatusPage.Headers) context.Response.Headers[name] = value;
+        return Results.Text(StatusPage.Html, StatusPage.ContentType);
     }
 
     private static IResult Send(ApiReply reply) => reply.Problem is { } problem

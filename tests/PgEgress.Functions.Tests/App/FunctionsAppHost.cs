@@ -16,7 +16,7 @@ using Microsoft.Extensions.Logging;
 namespace PgEgress.Functions.Tests.App;
 
 /// <summary>What an HTTP function answered, as the ASP.NET Core integration would have written it.</summary>
-internal sealed record FunctionReply(int StatusCode, string? ContentType, string Body);
+internal sealed record FunctionReply(int StatusCode, string? ContentType, string Body, IReadOnlyDictionary<string, string>? Headers = null);
 
 /// <summary>
 /// The Functions app built as Program.cs builds it (FunctionsApplication.CreateBuilder, the worker extensions'
@@ -83,7 +83,8 @@ internal sealed class FunctionsAppHost : IAsyncDisposable
         var result = await AppDurableTasks.InvokeAsync(entry, target, arguments) as IActionResult
             ?? throw new NotSupportedException($"{function.Name} returned no IActionResult");
         await result.ExecuteResultAsync(new ActionContext(http, new RouteData(values), new ActionDescriptor()));
-        return new FunctionReply(http.Response.StatusCode, http.Response.ContentType, System.Text.Encoding.UTF8.GetString(body.ToArray()));
+        return new FunctionReply(http.Response.StatusCode, http.Response.ContentType, System.Text.Encoding.UTF8.GetString(body.ToArray()),
+            http.Response.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
     }
 
     private static (FunctionDeclaration Function, RouteValueDictionary Values) Route(string method, PathString path)

@@ -27,12 +27,13 @@ public sealed class ApiParityTests(PostgresFixture pg) : IDisposable
     /// Values that legitimately differ between the two, by JSON property name. The Host runs the ingest in its own
     /// process and the Functions app here runs none, so what a process knows only of its own slices differs: the last
     /// slice it consumed (last_slice, started_at), its flush (last_flush), and lag seconds, measured from its own slices'
-    /// commit times at the moment each answered (seconds). marker_lsn is set once the Host's running ingest passes a
-    /// reload marker, which can happen between the two requests. Everything else must be equal.
+    /// commit times at the moment each answered (seconds), and the lag samples each process keeps of its own
+    /// (lag_history). marker_lsn is set once the Host's running ingest passes a reload marker, which can happen between
+    /// the two requests. Everything else must be equal.
     /// </summary>
     private static readonly HashSet<string> Volatile = new(StringComparer.Ordinal)
     {
-        "last_slice", "started_at", "last_flush", "seconds", "marker_lsn",
+        "last_slice", "started_at", "last_flush", "seconds", "marker_lsn", "lag_history",
     };
 
     /// <summary>
@@ -105,6 +106,16 @@ public sealed class ApiParityTests(PostgresFixture pg) : IDisposable
         Assert.Equal(JsonNode.Parse(created.Body)!["id"]!.ToJsonString(), again!["id"]!.ToJsonString());
         await Compare("GET", "operations/" + again["id"]);
         await Compare("GET", "status");
+
+        // The status page: the same HTML under the same policy, and no key needed on either.
+        var page = await functions.SendAsync("GET", "page");
+        using var anonymous = new HttpClient { BaseAddress = http.BaseAddress };
+        using var hostPage = await anonymous.GetAsync("/api/page");
+        Assert.Equal((int)hostPage.StatusCode, page.StatusCode);
+        Assert.Equal(hostPage.Content.Headers.ContentType?.ToString(), page.ContentType);
+        Assert.Equal(await hostPage.Content.ReadAsStringAsync(), page.Body);
+        foreach (var header in new[] { "Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Cache-Control" })
+            Assert.Equal(string.Join(", ", hostPage.Headers.GetValues(header)), page.Headers![header]);
 
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
     }

@@ -55,7 +55,7 @@ public sealed class AzureMonitorExportTests : IDisposable
         await using var app = FunctionsAppHost.Build(Settings(
             $"InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=http://127.0.0.1:{port}/"));
         var provider = app.Services.GetRequiredService<MeterProvider>();
-        app.Services.GetRequiredService<PgEgressMeter>().Error("ingest");
+        app.Services.GetRequiredService<PgEgressMeter>().Error("ingest", "transient");
         Assert.True(provider.ForceFlush(30_000), "the metrics were not exported");
 
         var deadline = DateTime.UtcNow.AddSeconds(30);

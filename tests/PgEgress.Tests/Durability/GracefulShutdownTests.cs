@@ -153,7 +153,10 @@ public sealed class GracefulShutdownTests(PostgresFixture pg, ITestOutputHelper 
         await using var rig = await DurabilityRig.CreateAsync(pg, "sigterm_mid_tuple");
         using var gate = new PauseGate(CrashPoint.MidTuple);
         // One long slice, so the small transaction is still in the open segment when the large one streams in.
-        var extra = new Dictionary<string, string?>(gate.Environment) { ["PgEgress__Slice__MaxDuration"] = "00:05:00" };
+        var extra = new Dictionary<string, string?>(gate.Environment)
+        {
+            ["PgEgress__Slice__MaxDuration"] = "00:05:00", ["PgEgress__Slice__MaxLatency"] = "00:05:00", ["PgEgress__Slice__QuietAfterCommit"] = "00:00:00",
+        };
         await using var host = await rig.StartHostAsync(extra: extra);
         await rig.ExecAsync("INSERT INTO app.accounts SELECT g, 'owner ' || g, g FROM generate_series(1, 10) g");
         await rig.ExecAsync("INSERT INTO app.full_pk SELECT g, md5(g::text), repeat(md5(g::text), 20) FROM generate_series(1, 20000) g");

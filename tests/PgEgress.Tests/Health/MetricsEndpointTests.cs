@@ -83,7 +83,7 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
         Assert.Equal(Rows - 1, Value(families, "pgegress_sink_delivered_total", ("sink", "hook")));
         Assert.Equal(1, Value(families, "pgegress_sink_dead_lettered_total", ("sink", "hook")));
         Assert.True(Value(families, "pgegress_sink_retried_total", ("sink", "hook")) >= 1);
-        Assert.True(Value(families, "pgegress_errors_total", ("kind", "sink")) >= 2, "the 503 and the 400 are sink errors");
+        Assert.True(Value(families, "pgegress_errors_total", ("kind", "sink"), ("class", "transient")) >= 2, "the 503 and the 400 are transient sink errors");
         Assert.True(Value(families, "pgegress_sink_delivery_latency_seconds_count", ("sink", "hook")) >= 1);
         Assert.InRange(Value(families, "pgegress_sink_delivery_latency_seconds_sum", ("sink", "hook")) / Value(families, "pgegress_sink_delivery_latency_seconds_count", ("sink", "hook")), 0, 60);
         Assert.Contains(Value(families, "pgegress_slot_active"), new[] { 0.0, 1.0 });

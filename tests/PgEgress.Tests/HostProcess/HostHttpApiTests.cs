@@ -7,7 +7,7 @@ using PgEgress.Tests.Fixtures;
 namespace PgEgress.Tests.HostProcess;
 
 /// <summary>One real host (folder store, schema "app" published) shared by the HTTP tests of a class.</summary>
-public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
+public class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
 {
     public const string Key = "test-key-Vq82mZ-4k";
 
@@ -33,9 +33,15 @@ public sealed class RunningHostFixture(PostgresFixture pg) : IAsyncLifetime
             CREATE TABLE public.outside (id int PRIMARY KEY);
             """))
             await cmd.ExecuteNonQueryAsync();
-        _host = HostProcess.Start(HostSettings.For(cs, Root, Slot, Key));
+        var settings = HostSettings.For(cs, Root, Slot, Key);
+        foreach (var (name, value) in await ExtraSettingsAsync(pg)) settings[name] = value;
+        _host = HostProcess.Start(settings);
         Http.BaseAddress = new Uri(await _host.WaitListeningAsync(TimeSpan.FromSeconds(60)));
     }
+
+    /// <summary>Settings a derived fixture adds to the host's (a sink, say).</summary>
+    protected virtual Task<IReadOnlyDictionary<string, string?>> ExtraSettingsAsync(PostgresFixture postgres) =>
+        Task.FromResult<IReadOnlyDictionary<string, string?>>(new Dictionary<string, string?>());
 
     public async Task DisposeAsync()
     {
@@ -222,7 +228,7 @@ public sealed class HostHttpApiTests(RunningHostFixture fx) : IClassFixture<Runn
         var (okStatus, _, ok) = await SendAsync(Request(HttpMethod.Get, "/api/ready", RunningHostFixture.Key));
         Assert.Equal(HttpStatusCode.OK, okStatus);
         Assert.True(ok.GetProperty("ready").GetBoolean());
-        Assert.Equal(["flush", "slot", "source", "store"], ok.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
+        Assert.Equal(["errors", "flush", "slot", "source", "store"], ok.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
         Assert.All(ok.GetProperty("checks").EnumerateArray(), c => Assert.True(c.GetProperty("ok").GetBoolean()));
 
         // The tests run as root, where permissions do not stop writes; a plain file where the folder was does.

@@ -75,7 +75,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
     {
         var runners = _services.GetRequiredService<SinkRunners>();
         var loggers = _services.GetRequiredService<ILoggerFactory>();
-        _sinks = Task.WhenAll(runners.Names.Select(n => Task.Run(() => new SinkLoop(runners.For(n)!, loggers.CreateLogger(n)).RunAsync(_stop.Token))));
+        _sinks = Task.WhenAll(runners.Names.Select(n => Task.Run(() => new SinkLoop(runners.For(n)!, _services.GetRequiredService<HealthOptions>(), loggers.CreateLogger(n)).RunAsync(_stop.Token))));
     }
 
     /// <summary>Flushes everything committed before the call, as POST /api/flush does.</summary>

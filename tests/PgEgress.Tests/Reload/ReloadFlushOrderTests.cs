@@ -38,6 +38,8 @@ public sealed class ReloadFlushOrderTests(PostgresFixture pg) : IDisposable
         var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "out"));
         // Slices end on markers only, so the test decides how far the staged log goes.
         options.Slice.MaxDuration = TimeSpan.FromHours(1);
+        options.Slice.QuietAfterCommit = TimeSpan.Zero;
+        options.Slice.MaxLatency = TimeSpan.FromHours(1);
         await using var pipeline = await InProcessPipeline.StartAsync(options, ingest: false);
         await using var consumer = pipeline.NewSliceConsumer();
         var flusher = pipeline.Get<BatchFlusher>();

@@ -162,6 +162,8 @@ public sealed class ReloadRequestTests(PostgresFixture pg) : IDisposable
         await ReloadRig.ExecAsync(db, Workload.Schema);
         var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "slice"));
         options.Slice.MaxDuration = TimeSpan.FromHours(1);
+        options.Slice.QuietAfterCommit = TimeSpan.Zero; // only the marker may end the slice
+        options.Slice.MaxLatency = TimeSpan.FromHours(1);
         await using var pipeline = await InProcessPipeline.StartAsync(options, ingest: false);
         await using var consumer = pipeline.NewSliceConsumer();
 

@@ -100,7 +100,8 @@ public sealed class SliceRunTests(PostgresFixture pg, ITestOutputHelper output) 
     public async Task Stopping_a_run_ends_its_slice_at_once_with_what_committed_staged_and_acknowledged()
     {
         await using var rig = await DurabilityRig.CreateAsync(pg, "slicerun_stop");
-        await using var pipeline = await StartAsync(rig, TimeSpan.FromMinutes(4), slice: TimeSpan.FromSeconds(10));
+        // Only the stop may end the slice, not a quiet stream between the writer's commits.
+        await using var pipeline = await StartAsync(rig, TimeSpan.FromMinutes(4), slice: TimeSpan.FromSeconds(10), quiet: TimeSpan.Zero);
         await using var writer = Writer.Start(rig);
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
@@ -116,11 +117,12 @@ public sealed class SliceRunTests(PostgresFixture pg, ITestOutputHelper output) 
         ConfirmedAtLeast(rig, run.EndLsn);
     }
 
-    private static async Task<InProcessPipeline> StartAsync(DurabilityRig rig, TimeSpan budget, TimeSpan? slice = null)
+    private static async Task<InProcessPipeline> StartAsync(DurabilityRig rig, TimeSpan budget, TimeSpan? slice = null, TimeSpan? quiet = null)
     {
         var options = InProcessPipeline.DefaultOptions(rig.ConnectionString, rig.Output);
         options.Source.Slot = rig.Slot;
         options.Slice.MaxDuration = slice ?? Slice;
+        if (quiet is { } q) options.Slice.QuietAfterCommit = q;
         options.Slice.ActivityBudget = budget;
         return await InProcessPipeline.StartAsync(options, ingest: false);
     }

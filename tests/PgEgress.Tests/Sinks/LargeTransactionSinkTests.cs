@@ -72,7 +72,7 @@ public sealed class LargeTransactionSinkTests(PostgresFixture pg, ITestOutputHel
 
         receiver.Release();
         await using var restarted = new SinkRunners(pipeline.Options, pipeline.Source, pipeline.Get<IObjectStore>(), pipeline.Get<RegistryStore>(),
-            pipeline.Get<StagedLog>(), new SinkMetrics(new PgEgress.Core.Metrics.PgEgressMeter()), TimeProvider.System, pipeline.Get<ILoggerFactory>());
+            pipeline.Get<StagedLog>(), pipeline.Get<SinkMetrics>(), TimeProvider.System, pipeline.Get<ILoggerFactory>());
         await DeliverAsync(restarted.For("slow")!, pipeline, target, maxSlices: 60);
 
         AssertDeliveredOnceInOrder(receiver);

@@ -14,8 +14,8 @@ public sealed class SegmentRoundTripTests : IDisposable
     private static void Text(SegmentWriter w, string value)
     {
         var bytes = Encoding.UTF8.GetBytes(value);
-        w.StartText(bytes.Length);
-        w.ValueSink.Write(bytes);
+        w.Open.StartText(bytes.Length);
+        w.Open.ValueSink.Write(bytes);
     }
 
     private static string? Value(TupleValue v) => v.Kind switch
@@ -31,27 +31,27 @@ public sealed class SegmentRoundTripTests : IDisposable
         var spool = Path.Combine(_dir, "a.seg");
         using (var w = new SegmentWriter(spool, "slot1", 100, _dir, transactionMemoryLimit: 64))
         {
-            w.AddRelation(Orders);
-            w.StartInsert(Orders);
-            w.StartTuple(2);
+            w.Open.AddRelation(Orders);
+            w.Open.StartInsert(Orders);
+            w.Open.StartTuple(2);
             Text(w, "1");
             Text(w, new string('x', 500)); // past the memory limit: spills to a file
             w.CommitTransaction(new TransactionInfo(200, 190, 7, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc)));
 
-            w.StartDelete(Orders, (byte)'K');
-            w.StartTuple(2);
+            w.Open.StartDelete(Orders, (byte)'K');
+            w.Open.StartTuple(2);
             Text(w, "1");
-            w.WriteNull();
+            w.Open.WriteNull();
             w.AbandonTransaction();
 
-            w.StartUpdate(Orders, (byte)'O');
-            w.StartTuple(2);
+            w.Open.StartUpdate(Orders, (byte)'O');
+            w.Open.StartTuple(2);
             Text(w, "1");
             Text(w, "old");
-            w.StartTuple(2);
+            w.Open.StartTuple(2);
             Text(w, "1");
-            w.WriteUnchangedToast();
-            w.WriteTruncate([Orders], 0);
+            w.Open.WriteUnchangedToast();
+            w.Open.WriteTruncate([Orders], 0);
             w.CommitTransaction(new TransactionInfo(300, 290, 8, new DateTime(2026, 1, 1, 0, 0, 1, DateTimeKind.Utc)));
             w.Finish();
             Assert.Equal((2, 3L, 300UL), (w.TransactionCount, w.ChangeCount, w.EndLsn));
@@ -88,10 +88,10 @@ public sealed class SegmentRoundTripTests : IDisposable
         var spool = Path.Combine(_dir, "b.seg");
         using (var w = new SegmentWriter(spool, "slot1", 0, _dir))
         {
-            w.StartInsert(Orders);
-            w.StartTuple(2);
+            w.Open.StartInsert(Orders);
+            w.Open.StartTuple(2);
             Text(w, "1");
-            w.WriteNull();
+            w.Open.WriteNull();
             w.CommitTransaction(new TransactionInfo(10, 5, 1, DateTime.UnixEpoch));
             w.Finish();
         }
@@ -110,8 +110,8 @@ public sealed class SegmentRoundTripTests : IDisposable
         {
             for (var i = 1; i <= 50; i++)
             {
-                w.StartInsert(Orders);
-                w.StartTuple(2);
+                w.Open.StartInsert(Orders);
+                w.Open.StartTuple(2);
                 Text(w, i.ToString());
                 Text(w, Convert.ToHexString(RandomNumberGenerator.GetBytes(64)));
                 w.CommitTransaction(new TransactionInfo((ulong)i * 10, (ulong)i * 10 - 5, (uint)i, DateTime.UnixEpoch));

@@ -24,8 +24,8 @@ public sealed class PrivateFilesTests : IDisposable
     private static void Text(SegmentWriter w, string value)
     {
         var bytes = Encoding.UTF8.GetBytes(value);
-        w.StartText(bytes.Length);
-        w.ValueSink.Write(bytes);
+        w.Open.StartText(bytes.Length);
+        w.Open.ValueSink.Write(bytes);
     }
 
     [Fact]
@@ -35,9 +35,9 @@ public sealed class PrivateFilesTests : IDisposable
         var spool = Path.Combine(_dir, "s.seg");
         var spillFolder = Path.Combine(_dir, "not-yet", "spill");
         using var w = new SegmentWriter(spool, "slot1", 100, spillFolder, transactionMemoryLimit: 64);
-        w.AddRelation(Orders);
-        w.StartInsert(Orders);
-        w.StartTuple(2);
+        w.Open.AddRelation(Orders);
+        w.Open.StartInsert(Orders);
+        w.Open.StartTuple(2);
         Text(w, "1");
         Text(w, new string('x', 500)); // past the memory limit: the open transaction spills to a file
 

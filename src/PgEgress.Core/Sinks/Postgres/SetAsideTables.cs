@@ -1,3 +1,4 @@
+using PgEgress.Core.Pipeline;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -33,7 +34,7 @@ public sealed class SetAsideTables(string sink, IObjectStore store, SinkMetrics.
         var path = $"{EventDelivery.DeadLetterPrefix(sink)}{PgText.Lsn(fromLsn).Replace('/', '_')}-{Uri.EscapeDataString(failure.Table)}.json";
         await using (var stream = new MemoryStream(record))
             await store.PutAsync(path, stream, ct);
-        metrics.Failed($"table {failure.Table} set aside: {failure.Message}");
+        metrics.Failed($"table {failure.Table} set aside: {failure.Message}", FailureKind.Permanent);
         logger.LogError(failure, "Sink {Sink}: the table {Table} is set aside from the transaction ending at {Lsn} on; the other tables go on. Recorded in {Path}",
             sink, failure.Table, PgText.Lsn(fromLsn), path);
         return true;

@@ -1,10 +1,14 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using PgEgress.Core.Api;
+using PgEgress.Core.Health;
 using PgEgress.Functions.Ingest;
 using PgEgress.Functions.Orchestrations;
 using PgEgress.Functions.Tests.Fixtures;
@@ -72,7 +76,30 @@ public sealed class IngestGenerationTests(PostgresFixture pg, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task A_source_not_there_yet_is_retried_then_backed_off_and_prepared_again_until_it_is_there()
+    public async Task An_unreachable_source_is_transient_every_attempt_of_the_retry_policy_is_spent_on_it()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var unreachable = new NpgsqlConnectionStringBuilder(pg.ConnectionString) { Port = port, Timeout = 2 }.ConnectionString;
+        await using var fx = await InProcessApp.StartAsync(pg, "unreach", database: unreachable);
+        var ingest = fx.App.Services.GetRequiredService<EternalOrchestrations>().Ingest;
+        await fx.Client.ScheduleNewOrchestrationInstanceAsync(ingest.Orchestrator, ingest.Input, new StartOrchestrationOptions { InstanceId = ingest.InstanceId });
+
+        var failed = await fx.WaitForInstanceAsync(ingest.InstanceId, i => i?.ReadInputAs<IngestState>() is { LastError: not null }, "the first failed generation");
+        var state = failed!.ReadInputAs<IngestState>()!;
+
+        Assert.Equal(3, fx.InvocationsOf(nameof(IngestActivities.PrepareSource), DateTime.MinValue, state.LastErrorAt!.Value));
+        Assert.Equal("transient", state.LastErrorKind);
+        var ready = await fx.App.Services.GetRequiredService<PgEgressApi>().ReadyAsync(CancellationToken.None);
+        var errors = ((ReadinessReport)ready.Body!).Checks.Single(c => c.Name == "errors");
+        Assert.True(errors.Ok, errors.Detail);
+        Assert.Contains("ingest: transient", errors.Detail);
+    }
+
+    [Fact]
+    public async Task A_missing_database_is_permanent_one_attempt_per_generation_then_backed_off_and_prepared_again_until_it_is_there()
     {
         var watch = Stopwatch.StartNew();
         var name = "fn_later_" + Guid.NewGuid().ToString("N")[..8];
@@ -81,20 +108,29 @@ public sealed class IngestGenerationTests(PostgresFixture pg, ITestOutputHelper 
         var ingest = fx.App.Services.GetRequiredService<EternalOrchestrations>().Ingest;
         await fx.Client.ScheduleNewOrchestrationInstanceAsync(ingest.Orchestrator, ingest.Input, new StartOrchestrationOptions { InstanceId = ingest.InstanceId });
 
-        // Three attempts (the configured RetryAttempts), then the generation records the error (at the orchestration's
-        // time of the last failure) and backs off; the next generation starts once the back-off is over.
+        // A missing database is a permanent failure: one attempt, not the configured three (the retry policy does not
+        // spend them on it), then the generation records the error (at the orchestration's time of the failure) and its
+        // kind, and backs off; the next generation starts once the back-off is over.
         var failed = await fx.WaitForInstanceAsync(ingest.InstanceId, i => i?.ReadInputAs<IngestState>() is { LastError: not null }, "the first failed generation");
         var state = failed!.ReadInputAs<IngestState>()!;
-        Assert.Equal(3, fx.InvocationsOf(nameof(IngestActivities.PrepareSource), DateTime.MinValue, state.LastErrorAt!.Value));
+        Assert.Equal(1, fx.InvocationsOf(nameof(IngestActivities.PrepareSource), DateTime.MinValue, state.LastErrorAt!.Value));
+        Assert.Equal("permanent", state.LastErrorKind);
         Assert.False(state.Prepared);
         Assert.Equal(0, state.Slices);
         Assert.Contains(name, state.LastError);
         output.WriteLine($"LastError: {state.LastError}");
+        // The app's own /api/ready (Core's, as the Host's) names it.
+        var ready = await fx.App.Services.GetRequiredService<PgEgressApi>().ReadyAsync(CancellationToken.None);
+        Assert.Equal(503, ready.StatusCode);
+        var errors = ((ReadinessReport)ready.Body!).Checks.Single(c => c.Name == "errors");
+        Assert.False(errors.Ok);
+        Assert.Contains("ingest: permanent (SQLSTATE 3D000)", errors.Detail);
+        Assert.Contains(name, errors.Detail);
 
-        // The next generation prepares again: three more attempts, a second error, no sooner than the 2 s back-off after the first.
+        // The next generation prepares again: one more attempt, a second error, no sooner than the 2 s back-off after the first.
         var again = await fx.WaitForInstanceAsync(ingest.InstanceId, i => i!.ReadInputAs<IngestState>()!.Generation >= 2, "the second failed generation");
         var second = again!.ReadInputAs<IngestState>()!.LastErrorAt!.Value;
-        Assert.Equal(3, fx.InvocationsOf(nameof(IngestActivities.PrepareSource), state.LastErrorAt.Value, second));
+        Assert.Equal(1, fx.InvocationsOf(nameof(IngestActivities.PrepareSource), state.LastErrorAt.Value, second));
         Assert.True(second - state.LastErrorAt >= TimeSpan.FromSeconds(2), $"back-off {second - state.LastErrorAt}");
         // None before the back-off was over.
         Assert.Equal(0, fx.InvocationsOf(nameof(IngestActivities.PrepareSource), state.LastErrorAt.Value, state.LastErrorAt.Value.AddSeconds(2)));
@@ -114,6 +150,7 @@ public sealed class IngestGenerationTests(PostgresFixture pg, ITestOutputHelper 
         var after = ingesting!.ReadInputAs<IngestState>()!;
         Assert.True(after.Prepared);
         Assert.Null(after.LastError);
+        Assert.Null(after.LastErrorKind);
         output.WriteLine($"whole test {watch.Elapsed.TotalSeconds:F1} s");
     }
 }
