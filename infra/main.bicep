@@ -131,6 +131,21 @@ param clientsMaxRetentionBytes int = 0
 @description('PgEgress__Clients__MaxRetentionAge: a client whose oldest unacknowledged staged segment is older than this becomes lagging-expired. 00:00:00: no cap.')
 param clientsMaxRetentionAge string = '7.00:00:00'
 
+@description('PgEgress__Health__AutoRepair: every verification that finds discrepancies repairs them (a repair file, or a reload above healthRepairMaxFraction).')
+param healthAutoRepair bool = false
+
+@description('PgEgress__Health__RepairMaxFraction: a repair changing more than this fraction of the table\'s rows requests a full reload instead.')
+param healthRepairMaxFraction string = '0.1'
+
+@description('PgEgress__Health__VerifyInterval: each published table is verified this often. 00:00:00: off.')
+param healthVerifyInterval string = '00:00:00'
+
+@description('PgEgress__Health__VerifyWindowStart: scheduled verifications start only from this UTC time of day …')
+param healthVerifyWindowStart string = '00:00:00'
+
+@description('PgEgress__Health__VerifyWindowEnd: … until this one (equal to the start: all day).')
+param healthVerifyWindowEnd string = '00:00:00'
+
 @description('PgEgress__Durable__RetryAttempts: attempts of an activity before its orchestration generation gives up (1 to 100).')
 param durableRetryAttempts int = 6
 
@@ -487,6 +502,26 @@ var pgegressSettings = [
   {
     name: 'PgEgress__Clients__MaxRetentionAge'
     value: clientsMaxRetentionAge
+  }
+  {
+    name: 'PgEgress__Health__AutoRepair'
+    value: string(healthAutoRepair)
+  }
+  {
+    name: 'PgEgress__Health__RepairMaxFraction'
+    value: healthRepairMaxFraction
+  }
+  {
+    name: 'PgEgress__Health__VerifyInterval'
+    value: healthVerifyInterval
+  }
+  {
+    name: 'PgEgress__Health__VerifyWindowStart'
+    value: healthVerifyWindowStart
+  }
+  {
+    name: 'PgEgress__Health__VerifyWindowEnd'
+    value: healthVerifyWindowEnd
   }
   {
     name: 'PgEgress__Durable__RetryAttempts'

@@ -1,12 +1,13 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments|clients [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments|clients|verify [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
            PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
+           PgEgress.Bench verify [--rows N] [--runs N] [--keep]
            PgEgress.Bench segments [--seconds N] [--keep]
            PgEgress.Bench clients [--events N] [--runs N]
 
@@ -25,11 +26,12 @@ const string Usage = """
                CPU and time from the commit until it is staged.
       segments what Slice:QuietAfterCommit costs: segments (objects and registry rows) per minute, transactions per
                segment and commit → staged at 100, 1,000 and 10,000 changes/s, folder store and Azurite, vs it off.
-
       clients  the client change feed (ClientsApi, without Kestrel): one client and 20 at once reading a staged change
                set vs the staged log read directly; commit → long-poll answer latency at 1,000 changes/s.
+      verify   a verification of a table PgEgress exported (initial load) and then streamed changes of, vs the plain
+               SELECT md5(string_agg(t::text, '' ORDER BY id)) over it; both times and PgEgress's peak RSS.
 
-      --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload, 500000 for slices)
+      --rows N          rows loaded (default 1000000 for ingest, 5000000 for reload, 500000 for slices, 2000000 for verify)
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
       --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
@@ -47,7 +49,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments" or "clients"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments" or "clients" or "verify"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -58,6 +60,7 @@ var reload = new ReloadSettings();
 var sinks = new SinkSettings();
 var sinksTxn = new SinkTransactionSettings();
 var slices = new SliceSettings();
+var verify = new VerifySettings();
 var segments = new SegmentRateSettings();
 var clients = new ClientSettings();
 for (var i = 1; i < args.Length; i++)
@@ -75,7 +78,7 @@ for (var i = 1; i < args.Length; i++)
         {
             case "--rows":
                 var rows = Number("--rows");
-                (ingest, reload, slices) = (ingest with { Rows = rows }, reload with { Rows = rows }, slices with { Rows = rows });
+                (ingest, reload, slices, verify) = (ingest with { Rows = rows }, reload with { Rows = rows }, slices with { Rows = rows }, verify with { Rows = rows });
                 break;
             case "--transactions" when args[0] == "ingest": ingest = ingest with { Transactions = checked((int)Number("--transactions")) }; break;
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
@@ -91,10 +94,12 @@ for (var i = 1; i < args.Length; i++)
                 (ingest, reload, sinks, sinksTxn, slices) = (ingest with { Runs = runs }, reload with { Runs = runs }, sinks with { Runs = runs },
                     sinksTxn with { Runs = runs }, slices with { Runs = runs });
                 clients = clients with { Runs = runs };
+                verify = verify with { Runs = runs };
                 break;
             case "--keep":
                 (ingest, reload, sinks, sinksTxn, slices, segments) = (ingest with { Keep = true }, reload with { Keep = true }, sinks with { Keep = true },
                     sinksTxn with { Keep = true }, slices with { Keep = true }, segments with { Keep = true });
+                verify = verify with { Keep = true };
                 break;
             default: throw new ArgumentException($"unknown option '{args[i]}' for {args[0]}");
         }
@@ -129,5 +134,6 @@ else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
 else if (args[0] == "slices") await SliceBench.RunAsync(slices, cancel.Token);
 else if (args[0] == "clients") await ClientBench.RunAsync(clients, cancel.Token);
-else await SegmentRateBench.RunAsync(segments, cancel.Token);
+else if (args[0] == "segments") await SegmentRateBench.RunAsync(segments, cancel.Token);
+else await VerifyBench.RunAsync(verify, cancel.Token);
 return 0;

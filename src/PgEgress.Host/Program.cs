@@ -39,6 +39,7 @@ try
     builder.Services.AddHostedService<IngestService>();
     builder.Services.AddHostedService<FlushService>();
     builder.Services.AddHostedService<ReloadService>();
+    builder.Services.AddHostedService<VerificationService>();
     builder.Services.AddHostedService<SinkService>();
     builder.Services.AddHostedService<LagSamplingService>();
     builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);

@@ -4,6 +4,7 @@ using PgEgress.Core.Configuration;
 using PgEgress.Core.Domain;
 using PgEgress.Core.Health;
 using PgEgress.Core.Registry;
+using PgEgress.Core.Verification;
 
 namespace PgEgress.Core.Api;
 
@@ -11,7 +12,8 @@ namespace PgEgress.Core.Api;
 /// What each route of the HTTP API does, shared by the Host (Kestrel) and the Functions app (HTTP triggers), so the
 /// two serve the same answers. Authorization is the runtime's: the Host's key filter, the Functions function keys.
 /// </summary>
-public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestProgress progress, OperationStore operations, SourceOptions source)
+public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestProgress progress, OperationStore operations, SourceOptions source,
+    VerificationStore verifications)
 {
     /// <summary>How long <c>POST /api/flush</c> waits for ingest to stage past its marker (under the 230 s Azure front-end limit).</summary>
     public static readonly TimeSpan FlushTimeout = TimeSpan.FromMinutes(2);
@@ -93,5 +95,33 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
                 ? ApiReply.Fail(404, $"no operation {number} in pipeline '{source.Slot}'")
                 : ApiReply.Json(status.Operation(op));
         });
+    }
+
+    /// <summary>
+    /// <c>POST /api/tables/{table}/verify[?repair=true]</c>: 202 with the requested verification; 400 for a bad name or
+    /// repair value, 404 for an unknown table, 409 for a table outside the publication (the reload route's rules).
+    /// </summary>
+    public async Task<ApiReply> RequestVerifyAsync(string table, string? repair, CancellationToken ct)
+    {
+        if (!TableName.TryParse(table, out var name, out var problem)) return ApiReply.Fail(400, problem);
+        if (table.Contains('\0')) return ApiReply.Fail(400, "the table name must not contain a NUL character");
+        var fix = false;
+        if (repair is not null && !bool.TryParse(repair, out fix)) return ApiReply.Fail(400, $"repair must be true or false, not '{repair}'");
+        return await FromSourceAsync(async () =>
+        {
+            if (await operations.PublishedAsync(source.Publication, name, ct) is { } refused)
+                return ApiReply.Fail(refused.Exists ? 409 : 404, refused.Problem);
+            return ApiReply.Json(await verifications.RequestAsync(source.Slot, name, "api", fix, ct), 202);
+        });
+    }
+
+    /// <summary><c>GET /api/verifications/{id}</c>: one verification with its discrepancy sample; 404 when unknown.</summary>
+    public async Task<ApiReply> VerificationAsync(string id, CancellationToken ct)
+    {
+        if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            return ApiReply.Fail(400, $"'{id}' is not a verification id (a positive whole number)");
+        return await FromSourceAsync(async () => await verifications.GetAsync(source.Slot, number, ct) is { } found
+            ? ApiReply.Json(found)
+            : ApiReply.Fail(404, $"no verification {number} in pipeline '{source.Slot}'"));
     }
 }

@@ -43,15 +43,17 @@ public sealed class BatchFlusher(
     public static string LockKey(string slot) => "pgegress.flush." + slot;
 
     /// <param name="requestedCut">The window boundary a scheduled flush cuts at, or now for a forced flush.</param>
-    public async Task<FlushResult> FlushAsync(DateTime requestedCut, CancellationToken ct)
+    /// <param name="upTo">Write only transactions ending at or before this LSN (a verification's consistent point), so no
+    /// file holds changes on both sides of it; the cursor stops there.</param>
+    public async Task<FlushResult> FlushAsync(DateTime requestedCut, CancellationToken ct, ulong upTo = ulong.MaxValue)
     {
         var clock = Stopwatch.StartNew();
-        var result = await FlushOnceAsync(requestedCut, ct);
+        var result = await FlushOnceAsync(requestedCut, upTo, ct);
         meter.Flushed(result, clock.Elapsed);
         return result;
     }
 
-    private async Task<FlushResult> FlushOnceAsync(DateTime requestedCut, CancellationToken ct)
+    private async Task<FlushResult> FlushOnceAsync(DateTime requestedCut, ulong upTo, CancellationToken ct)
     {
         await using var flushLock = await AdvisoryLock.TakeAsync(source, LockKey(Slot), shutdown, ct);
 
@@ -60,7 +62,7 @@ public sealed class BatchFlusher(
         var window = BatchWindow.For(requestedCut, cursor?.LastCut is { } c ? DateTime.SpecifyKind(c, DateTimeKind.Utc) : null, options.Batch.Interval);
         var batch = OutputLayout.Batch(window.Start);
         var segments = await registry.GetSegmentsAsync(Slot, from, ct);
-        var to = segments.Count > 0 ? segments[^1].EndLsn : from;
+        var to = segments.Count > 0 ? Math.Max(from, Math.Min(upTo, segments[^1].EndLsn)) : from;
         // Read after the segments: a marker is registered together with its segment, so every marker up to `to` is here.
         var holds = new ReloadHolds(await operations.GetHoldsAsync(Slot, ct), to);
         var retries = new FlushRetries(await registry.GetFlushFailuresAsync(Slot, ct), from);

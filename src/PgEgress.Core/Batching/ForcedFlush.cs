@@ -12,7 +12,8 @@ namespace PgEgress.Core.Batching;
 /// </summary>
 public sealed class ForcedFlush(SourceOptions options, NpgsqlDataSource source, BatchFlusher flusher, TimeProvider time)
 {
-    public async Task<FlushResult> RunAsync(TimeSpan timeout, CancellationToken ct)
+    /// <param name="upTo">Stop the flush at this LSN (see <see cref="BatchFlusher.FlushAsync"/>).</param>
+    public async Task<FlushResult> RunAsync(TimeSpan timeout, CancellationToken ct, ulong upTo = ulong.MaxValue)
     {
         var marker = await PgEgressMessages.EmitAsync(source, PgEgressMessages.Flush, ct);
         var deadline = time.GetUtcNow() + timeout;
@@ -26,6 +27,6 @@ public sealed class ForcedFlush(SourceOptions options, NpgsqlDataSource source, 
                 throw new TimeoutException($"ingest did not reach the flush marker within {timeout.TotalSeconds:0} s (slot '{options.Slot}' is at {Output.PgText.Lsn(confirmed)}); is the ingest loop running?");
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
         }
-        return await flusher.FlushAsync(time.GetUtcNow().UtcDateTime, ct);
+        return await flusher.FlushAsync(time.GetUtcNow().UtcDateTime, ct, upTo);
     }
 }

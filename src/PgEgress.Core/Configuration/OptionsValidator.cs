@@ -82,6 +82,12 @@ public static class OptionsValidator
 
         if (o.Health.MaxLag < TimeSpan.Zero) errors.Add($"{s}:Health:MaxLag must not be negative (00:00:00 turns the check off)");
         if (o.Health.MaxLagBytes < 0) errors.Add($"{s}:Health:MaxLagBytes must not be negative (0 turns the check off)");
+        if (!(o.Health.RepairMaxFraction is > 0 and <= 1)) errors.Add($"{s}:Health:RepairMaxFraction must be above 0 and at most 1");
+        if (o.Health.VerifyInterval < TimeSpan.Zero) errors.Add($"{s}:Health:VerifyInterval must not be negative (00:00:00 turns scheduled verification off)");
+        else if (o.Health.VerifyInterval > TimeSpan.Zero && o.Health.VerifyInterval < TimeSpan.FromMinutes(1))
+            errors.Add($"{s}:Health:VerifyInterval must be at least 00:01:00 (each verification scans the table)");
+        foreach (var (name, value) in new[] { ("VerifyWindowStart", o.Health.VerifyWindowStart), ("VerifyWindowEnd", o.Health.VerifyWindowEnd) })
+            if (value < TimeSpan.Zero || value >= TimeSpan.FromDays(1)) errors.Add($"{s}:Health:{name} must be a UTC time of day, 00:00:00 to 23:59:59");
         if (o.Health.PermanentRetryMaxDelay < FailureClassifier.PermanentFirstDelay)
             errors.Add($"{s}:Health:PermanentRetryMaxDelay must be at least {FailureClassifier.PermanentFirstDelay} (the first pause after a permanent failure)");
         if (o.Clients.DefaultTtl < TimeSpan.FromSeconds(1) || o.Clients.DefaultTtl > TimeSpan.FromDays(365))

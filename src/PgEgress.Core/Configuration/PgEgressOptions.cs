@@ -171,6 +171,21 @@ public sealed class HealthOptions
     /// <summary>/api/ready answers 503 when ingest, the flush or a sink has more WAL than this (bytes) to catch up. Zero: off.</summary>
     public long MaxLagBytes { get; set; }
 
+    /// <summary>Every verification that finds discrepancies repairs them (a repair file, or a reload above <see cref="RepairMaxFraction"/>).</summary>
+    public bool AutoRepair { get; set; }
+
+    /// <summary>A repair that would change more than this fraction of the table's rows requests a full reload instead.</summary>
+    public double RepairMaxFraction { get; set; } = 0.1;
+
+    /// <summary>Each published table is verified this often (a scheduled verification). Zero: off.</summary>
+    public TimeSpan VerifyInterval { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Scheduled verifications start only from this UTC time of day …</summary>
+    public TimeSpan VerifyWindowStart { get; set; } = TimeSpan.Zero;
+
+    /// <summary>… until this one (before the start: the window spans midnight; equal to it: all day).</summary>
+    public TimeSpan VerifyWindowEnd { get; set; } = TimeSpan.Zero;
+
     /// <summary>
     /// The longest pause between two attempts of a component whose failure is permanent (login refused, privilege
     /// missing, object gone): from 5 s, doubling, up to this. Transient failures keep their own, shorter back-off.

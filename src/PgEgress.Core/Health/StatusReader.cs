@@ -15,7 +15,8 @@ namespace PgEgress.Core.Health;
 public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, RegistryStore registry,
     OperationStore operations, IngestProgress progress, ReloadProgress exports, SinkMetrics sinkMetrics, LagReader lag, LagHistory history,
     ComponentFailures failing,
-    ClientStore clients)
+    ClientStore clients,
+    Verification.VerificationStore verifications)
 {
     private string Slot => pipeline.Source.Slot;
 
@@ -36,7 +37,10 @@ public sealed class StatusReader(PgEgressOptions pipeline, IObjectStore store, R
         return new StatusReport(slot, PgText.Lsn(staged), PgText.Lsn(cursor?.Lsn ?? 0), pending.Count, pending.Sum(p => p.Bytes),
             cursor?.LastCut, cursor?.UpdatedAt, slice is null ? null : SliceStatus.From(slice), flush, error, errorKind, errorAt, tables,
             [.. failures.Select(f => new FlushFailureStatus(f.Table.ToString(), f.Error, PgText.Lsn(f.RetryFrom), f.FirstFailedAt, f.LastFailedAt, f.Attempts))], ops,
-            await SinksAsync(lags, ct), lags.Consumers, history.Read(), failing.Current(), await clients.StatusesAsync(Slot, staged, DateTime.UtcNow, ct));
+            await SinksAsync(lags, ct), lags.Consumers, history.Read(), failing.Current(), await clients.StatusesAsync(Slot, staged, DateTime.UtcNow, ct))
+        {
+            Verifications = await verifications.LatestPerTableAsync(Slot, ct),
+        };
     }
 
     /// <summary>Each configured sink: its registry cursor, how far behind the staged log it is, and this process's counters.</summary>

@@ -38,7 +38,11 @@ public sealed record StatusReport(
     IReadOnlyList<ConsumerLag> Lag,
     IReadOnlyList<LagPoint> LagHistory,
     IReadOnlyList<ComponentFailure> Errors,
-    IReadOnlyList<ClientStatus> Clients);
+    IReadOnlyList<ClientStatus> Clients)
+{
+    /// <summary>The newest verification of each table that has one (its discrepancy sample at /api/verifications/{id}).</summary>
+    public IReadOnlyList<Verification.VerificationRecord> Verifications { get; init; } = [];
+}
 
 /// <param name="LagBytes">Staged WAL the sink has yet to deliver.</param>
 /// <param name="LagSeconds">Age of the oldest undelivered commit (of its segment's registration when this process does not run the sink); 0 when caught up.</param>

@@ -16,7 +16,9 @@ public sealed class PgEgressMeter : IDisposable
     private readonly Meter _meter = new(Name);
     private readonly Counter<long> _changes, _transactions, _stagedBytes, _flushRows, _flushBytes, _flushFiles;
     private readonly Counter<long> _delivered, _retried, _deadLettered, _reloadRows, _errors, _feedRequests, _feedRecords, _notifications;
-    private readonly Histogram<double> _slice, _flush, _delivery, _reload;
+    private readonly Histogram<double> _slice, _flush, _delivery, _reload, _verify;
+    private readonly Counter<long> _verifyRows;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, string Kind), long> _discrepancies = new();
 
     public PgEgressMeter()
     {
@@ -34,6 +36,11 @@ public sealed class PgEgressMeter : IDisposable
         _delivery = _meter.CreateHistogram<double>("pgegress.sink.delivery.latency", "s", "From the source commit to delivery, per delivered batch (its oldest commit), per sink.");
         _reloadRows = _meter.CreateCounter<long>("pgegress.reload.rows", "{row}", "Rows exported by reloads and initial loads, per table.");
         _reload = _meter.CreateHistogram<double>("pgegress.reload.duration", "s", "From the start of an export round to the table's reload file being registered, per table.");
+        _verifyRows = _meter.CreateCounter<long>("pgegress.verification.rows_scanned", "{row}", "Table rows hashed by verifications, per table.");
+        _verify = _meter.CreateHistogram<double>("pgegress.verification.duration", "s", "Duration of one verification, per table.");
+        _meter.CreateObservableGauge("pgegress.verification.discrepancies",
+            () => _discrepancies.Select(d => new Measurement<long>(d.Value, new("table", d.Key.Table), new("kind", d.Key.Kind))),
+            "{row}", "Rows the table's last verification in this process found missing from the files, extra in them, or different.");
         _errors = _meter.CreateCounter<long>("pgegress.errors", "{error}", "Failed attempts by kind (ingest, flush, reload, sink) and class (transient, permanent); each is retried.");
         _feedRequests = _meter.CreateCounter<long>("pgegress.clients.feed.requests", "{request}", "Change-feed reads (GET /api/clients/{id}/changes) answered.");
         _feedRecords = _meter.CreateCounter<long>("pgegress.clients.feed.records", "{change}", "Changes served by the change feed to all clients.");
@@ -78,6 +85,15 @@ public sealed class PgEgressMeter : IDisposable
     {
         _reloadRows.Add(rows, new KeyValuePair<string, object?>("table", table));
         _reload.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("table", table));
+    }
+
+    public void Verified(string table, Verification.VerificationOutcome outcome, TimeSpan duration)
+    {
+        _verifyRows.Add(outcome.RowsScanned, new KeyValuePair<string, object?>("table", table));
+        _verify.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("table", table));
+        _discrepancies[(table, "missing")] = outcome.MissingInFiles;
+        _discrepancies[(table, "extra")] = outcome.OnlyInFiles;
+        _discrepancies[(table, "different")] = outcome.Different;
     }
 
     /// <param name="class">transient or permanent (<see cref="Pipeline.FailureClassifier"/>).</param>

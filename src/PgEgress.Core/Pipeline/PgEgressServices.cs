@@ -13,6 +13,7 @@ using PgEgress.Core.Replication;
 using PgEgress.Core.Sinks;
 using PgEgress.Core.Staging;
 using PgEgress.Core.Storage;
+using PgEgress.Core.Verification;
 
 namespace PgEgress.Core.Pipeline;
 
@@ -57,6 +58,11 @@ public static class PgEgressServices
         services.AddSingleton<TableExporter>();
         services.AddSingleton<ReloadCoordinator>();
         services.AddSingleton<ReloadLoop>();
+        services.AddSingleton<VerificationStore>();
+        services.AddSingleton<RepairWriter>();
+        services.AddSingleton<TableVerifier>();
+        services.AddSingleton<VerificationRunner>();
+        services.AddSingleton<VerificationLoop>();
         services.AddSingleton<StagedLog>();
         services.AddSingleton<SinkMetrics>();
         services.AddSingleton<SinkRunners>();

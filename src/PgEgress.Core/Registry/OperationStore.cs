@@ -103,6 +103,22 @@ public sealed class OperationStore(NpgsqlDataSource source)
         return ReloadRequest.Accepted((await GetAsync(id, ct))!, created);
     }
 
+    /// <summary>Null when <paramref name="table"/> is a table of <paramref name="publication"/>; else why not, and whether the table exists.</summary>
+    public async Task<(bool Exists, string Problem)?> PublishedAsync(string publication, TableName table, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand("""
+            SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $2 AND c.relname = $3 AND c.relkind IN ('r', 'p')),
+                   EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)
+            """);
+        cmd.Parameters.Add(new() { Value = publication });
+        cmd.Parameters.Add(new() { Value = table.Schema });
+        cmd.Parameters.Add(new() { Value = table.Name });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        if (!r.GetBoolean(0)) return (false, $"no table '{table}' exists in the source database");
+        return r.GetBoolean(1) ? null : (true, $"table '{table}' is not in publication '{publication}'");
+    }
+
     /// <summary>The first start's initial load: one operation per published table, all at the new slot's consistent point.</summary>
     /// <remarks>Created before the slot, as requested with the marker at 0/0 (everything streamed is held); a repeat finds them already there.</remarks>
     public async Task<List<OperationRecord>> CreateInitialLoadAsync(string slot, IReadOnlyList<(uint Oid, TableName Table)> tables, CancellationToken ct)

@@ -566,5 +566,46 @@ public static class RegistryMigrations
             CREATE INDEX clients_slot_state ON cdc_registry.clients (slot, state);
             COMMENT ON TABLE cdc_registry.clients IS 'Registered change-feed clients; an active one has a cursor (cursors.consumer = ''client:'' || id) that retains staged segments, the others none.';
             """),
+        (9, "verifications", """
+            CREATE TABLE cdc_registry.verifications (
+                id                  bigserial   PRIMARY KEY,
+                slot                text        NOT NULL,
+                table_name          text        NOT NULL,
+                state               text        NOT NULL DEFAULT 'requested'
+                                                CHECK (state IN ('requested', 'running', 'completed', 'skipped', 'failed')),
+                requested_by        text        NOT NULL CHECK (requested_by IN ('api', 'schedule')),
+                repair              boolean     NOT NULL DEFAULT false,
+                consistent_lsn      pg_lsn,
+                rows_scanned        bigint,
+                file_rows           bigint,
+                buckets_compared    bigint,
+                buckets_bisected    bigint,
+                missing_in_files    bigint,
+                only_in_files       bigint,
+                different           bigint,
+                duration_ms         bigint,
+                error               text,
+                repair_path         text,
+                reload_operation_id bigint,
+                requested_at        timestamptz NOT NULL DEFAULT now(),
+                started_at          timestamptz,
+                finished_at         timestamptz
+            );
+            CREATE INDEX verifications_pending ON cdc_registry.verifications (slot, id) WHERE state IN ('requested', 'running');
+            COMMENT ON TABLE cdc_registry.verifications IS 'Comparisons of a table at a consistent LSN with what a loader rebuilds from the registered files: requested -> running -> completed | skipped | failed. Counts are exact; discrepancies keeps a capped sample.';
+
+            CREATE TABLE cdc_registry.verification_discrepancies (
+                verification_id bigint  NOT NULL REFERENCES cdc_registry.verifications (id) ON DELETE CASCADE,
+                n               integer NOT NULL,
+                kind            text    NOT NULL CHECK (kind IN ('missing', 'extra', 'different')),
+                key             text    NOT NULL,
+                columns         text[],
+                PRIMARY KEY (verification_id, n)
+            );
+            COMMENT ON TABLE cdc_registry.verification_discrepancies IS 'A sample (the first 1000) of a verification''s rows: missing from the files, only in the files, or different (with the differing columns). key is a JSON object of the key columns (every column for a table without a key).';
+
+            ALTER TABLE cdc_registry.file_log DROP CONSTRAINT file_log_file_type_check;
+            ALTER TABLE cdc_registry.file_log ADD CONSTRAINT file_log_file_type_check CHECK (file_type IN ('streaming', 'full_reload', 'ddl', 'repair'));
+            """),
     ];
 }

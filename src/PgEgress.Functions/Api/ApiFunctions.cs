@@ -82,4 +82,14 @@ public sealed class ApiFunctions(PgEgressApi api, ClientsApi clients)
     public async Task<IActionResult> ClientEvents([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "clients/{id}/events")] HttpRequest request, string id) =>
         ApiActionResult.From(await clients.EventsAsync(id, request.Headers.Authorization, request.Headers["Last-Event-ID"], request.HttpContext.RequestAborted),
             request.HttpContext.Response);
+
+    [Function("VerifyTable")]
+    public async Task<IActionResult> VerifyTable([HttpTrigger(AuthorizationLevel.Function, "post", Route = "tables/{table}/verify")] HttpRequest request,
+        string table) =>
+        ApiActionResult.From(await api.RequestVerifyAsync(table, request.Query["repair"].FirstOrDefault(), request.HttpContext.RequestAborted));
+
+    [Function("Verification")]
+    public async Task<IActionResult> Verification([HttpTrigger(AuthorizationLevel.Function, "get", Route = "verifications/{id}")] HttpRequest request,
+        string id) =>
+        ApiActionResult.From(await api.VerificationAsync(id, request.HttpContext.RequestAborted));
 }

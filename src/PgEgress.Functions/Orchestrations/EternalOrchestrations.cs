@@ -2,6 +2,7 @@ using PgEgress.Core.Configuration;
 using PgEgress.Functions.Ingest;
 using PgEgress.Functions.Reload;
 using PgEgress.Functions.Sinks;
+using PgEgress.Functions.Verification;
 
 namespace PgEgress.Functions.Orchestrations;
 
@@ -30,11 +31,17 @@ public sealed class EternalOrchestrations(PgEgressOptions options)
         ReloadOrchestrator.InstanceIdFor(options.Source.Slot),
         new TargetInput(options.Source.Slot, options.Durable.ReloadIdleDelay, Timing));
 
+    /// <summary>Verifications (requested and scheduled), for the same pipeline; idle like the reload runner.</summary>
+    public EternalOrchestration Verify => new(
+        nameof(VerifyOrchestrator),
+        VerifyOrchestrator.InstanceIdFor(options.Source.Slot),
+        new TargetInput(options.Source.Slot, options.Durable.ReloadIdleDelay, Timing));
+
     public IEnumerable<EternalOrchestration> Sinks => options.Sinks.Where(s => s.Value.Enabled).OrderBy(s => s.Key, StringComparer.Ordinal)
         .Select(s => new EternalOrchestration(nameof(SinkOrchestrator), SinkOrchestrator.InstanceIdFor(options.Source.Slot, s.Key),
             new TargetInput(s.Key, options.Durable.SinkIdleDelay, Timing)));
 
-    public IReadOnlyList<EternalOrchestration> All => [Ingest, Reload, .. Sinks];
+    public IReadOnlyList<EternalOrchestration> All => [Ingest, Reload, Verify, .. Sinks];
 
     /// <summary>Every instance id this app gives its orchestrations starts with this (one app per task hub).</summary>
     public const string InstancePrefix = "pgegress-";

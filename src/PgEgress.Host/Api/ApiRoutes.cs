@@ -28,6 +28,9 @@ public static class ApiRoutes
         keyed.MapPost("/tables/{table}/reload", async (string table, PgEgressApi handler, CancellationToken ct) =>
             Send(await handler.RequestReloadAsync(table, ct)));
         keyed.MapGet("/operations/{id}", async (string id, PgEgressApi handler, CancellationToken ct) => Send(await handler.OperationAsync(id, ct)));
+        keyed.MapPost("/tables/{table}/verify", async (string table, string? repair, PgEgressApi handler, CancellationToken ct) =>
+            Send(await handler.RequestVerifyAsync(table, repair, ct)));
+        keyed.MapGet("/verifications/{id}", async (string id, PgEgressApi handler, CancellationToken ct) => Send(await handler.VerificationAsync(id, ct)));
 
         // Clients: management is the operator's (API key); the feed routes take the client's own secret instead (ClientsApi).
         keyed.MapPost("/clients", async (HttpRequest request, ClientsApi clients, CancellationToken ct) =>

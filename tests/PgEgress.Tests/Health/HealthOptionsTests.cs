@@ -27,4 +27,18 @@ public sealed class HealthOptionsTests
         Assert.Contains(errors, e => e.StartsWith("PgEgress:Health:MaxLag must not be negative", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("PgEgress:Health:MaxLagBytes must not be negative", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Verification_settings_are_checked_by_name()
+    {
+        Assert.Empty(OptionsValidator.Validate(Options(h => (h.VerifyInterval, h.VerifyWindowStart, h.VerifyWindowEnd, h.RepairMaxFraction) =
+            (TimeSpan.FromHours(6), TimeSpan.FromHours(22), TimeSpan.FromHours(4), 0.5))));
+        var errors = OptionsValidator.Validate(Options(h => (h.VerifyInterval, h.VerifyWindowStart, h.VerifyWindowEnd, h.RepairMaxFraction) =
+            (TimeSpan.FromSeconds(5), TimeSpan.FromHours(24), TimeSpan.FromHours(-1), 0)));
+        Assert.Equal(4, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("PgEgress:Health:VerifyInterval must be at least 00:01:00", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("PgEgress:Health:VerifyWindowStart must be a UTC time of day", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("PgEgress:Health:VerifyWindowEnd must be a UTC time of day", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("PgEgress:Health:RepairMaxFraction must be above 0", StringComparison.Ordinal));
+    }
 }

@@ -38,6 +38,7 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
         "pgegress_table_mode", "pgegress_table_last_batch_timestamp_seconds", "pgegress_consumer_lag_bytes", "pgegress_consumer_delay_seconds",
         "pgegress_sink_delivered_total", "pgegress_sink_retried_total", "pgegress_sink_dead_lettered_total", "pgegress_sink_delivery_latency_seconds",
         "pgegress_reload_rows_total", "pgegress_reload_duration_seconds", "pgegress_errors_total", "pgegress_clients",
+        "pgegress_verification_discrepancies", "pgegress_verification_rows_scanned_total", "pgegress_verification_duration_seconds",
     ];
 
     [Fact]
@@ -106,6 +107,27 @@ public sealed class MetricsEndpointTests(PostgresFixture pg) : IDisposable
         Assert.Equal(Rows, Value(families, "pgegress_reload_rows_total", ("table", "app.items")));
         Assert.InRange(Value(families, "pgegress_reload_duration_seconds_sum", ("table", "app.items")), 0, 60);
         Assert.True(id > 0);
+
+        // A verification (through the Host's route and its background loop) adds rows scanned, duration and discrepancies.
+        using var verify = await SendAsync(HttpMethod.Post, "/api/tables/app.items/verify");
+        Assert.Equal(HttpStatusCode.Accepted, verify.StatusCode);
+        var verification = JsonDocument.Parse(await verify.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetInt64();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        JsonElement finished;
+        while (true)
+        {
+            using var poll = await SendAsync(HttpMethod.Get, $"/api/verifications/{verification}");
+            finished = JsonDocument.Parse(await poll.Content.ReadAsStringAsync()).RootElement;
+            if (finished.GetProperty("finished_at").ValueKind != JsonValueKind.Null) break;
+            Assert.True(DateTime.UtcNow < deadline, $"verification {verification} not finished after 60 s: {finished}");
+            await Task.Delay(100);
+        }
+        Assert.True(finished.GetProperty("state").GetString() == "completed", finished.ToString());
+        Assert.Equal(0, finished.GetProperty("discrepancies").GetArrayLength());
+        families = await ScrapeUntilAsync(f => Value(f, "pgegress_verification_duration_seconds_count", ("table", "app.items")) >= 1);
+        Assert.Equal(Rows, Value(families, "pgegress_verification_rows_scanned_total", ("table", "app.items")));
+        foreach (var kind in new[] { "missing", "extra", "different" })
+            Assert.Equal(0, Value(families, "pgegress_verification_discrepancies", ("table", "app.items"), ("kind", kind)));
 
         var missing = Documented.Where(n => !families.ContainsKey(n)).ToList();
         Assert.True(missing.Count == 0, $"series missing from /metrics: {string.Join(", ", missing)}");

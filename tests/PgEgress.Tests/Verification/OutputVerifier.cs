@@ -12,8 +12,8 @@ namespace PgEgress.Tests.Verification;
 /// Plays the downstream loader of the output contract and compares what it rebuilds with the live table:
 /// <list type="bullet">
 /// <item>it takes the table's newest <c>full_reload</c> (highest end_lsn, then highest id), if any, starts from an empty
-/// table and inserts its rows, then applies every <c>streaming</c> file whose end_lsn is after the reload's, in
-/// (end_lsn, path) order; files before the newest reload are ignored, <c>ddl</c> files are only counted;</item>
+/// table and inserts its rows, then applies every <c>streaming</c> and <c>repair</c> file whose end_lsn is after the
+/// reload's, in (end_lsn, path) order, a repair after the streaming files with its end_lsn; files before the newest reload are ignored, <c>ddl</c> files are only counted;</item>
 /// <item>each file is loaded with <c>COPY … (FORMAT csv, HEADER)</c> (HEADER MATCH where the server has it) into a
 /// scratch table shaped from the schema.yml of the file's own folder;</item>
 /// <item>the rebuilt table starts with the first applied file's columns and evolves like a loader's would: before a file
@@ -119,8 +119,9 @@ public sealed class OutputVerifier(NpgsqlDataSource db, IObjectStore store)
         var reloads = registered.Where(f => f.Type == "full_reload").ToList();
         var ddlFiles = registered.Count(f => f.Type == "ddl");
         var reload = reloads.OrderByDescending(f => f.EndLsn).ThenByDescending(f => f.Id).FirstOrDefault();
-        var streaming = registered.Where(f => f.Type == "streaming")
-            .OrderBy(f => f.EndLsn).ThenBy(f => f.Path, StringComparer.Ordinal).ToList();
+        // A repair file (start_lsn = end_lsn = its point) goes after the streaming files ending at or before its point.
+        var streaming = registered.Where(f => f.Type is "streaming" or "repair")
+            .OrderBy(f => f.EndLsn).ThenBy(f => f.Type == "repair" ? 1 : 0).ThenBy(f => f.Path, StringComparer.Ordinal).ToList();
         var applied = streaming.Where(f => reload is null || f.EndLsn > reload.EndLsn).ToList();
         var ignored = streaming.Count - applied.Count;
         if (reload is not null) applied.Insert(0, reload);

@@ -40,15 +40,16 @@ public sealed class WatchdogAndControlTests(PostgresFixture pg, ITestOutputHelpe
         Assert.True((stopped.StatusCode, Field(stopped, "runtime_status")) is (200, "Terminated") or (202, "Terminating"), stopped.Body);
         await InProcessApp.WaitForAsync(() => fx.App.SendAsync("GET", "ingest/status", fx.Client), r => Field(r, "runtime_status") == "Terminated", "status Terminated");
 
-        // The watchdog starts what is missing (the reload) and leaves the operator's stop alone.
+        // The watchdog starts what is missing (the reload and verification runners) and leaves the operator's stop alone.
         await RunWatchdogAsync(fx);
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await fx.Client.GetInstanceAsync(all.Ingest.InstanceId))!.RuntimeStatus);
         Assert.NotNull(await fx.Client.GetInstanceAsync(all.Reload.InstanceId));
+        Assert.NotNull(await fx.Client.GetInstanceAsync(all.Verify.InstanceId));
 
         var restarted = await fx.App.SendAsync("POST", "ingest/start", fx.Client);
         Assert.Equal(202, restarted.StatusCode);
         await fx.WaitForInstanceAsync(all.Ingest.InstanceId, i => i?.RuntimeStatus == OrchestrationRuntimeStatus.Running, "the ingest running again");
-        Assert.Equal(2, (await InstancesAsync(fx.Client)).Count);
+        Assert.Equal(3, (await InstancesAsync(fx.Client)).Count);
         output.WriteLine($"whole test {watch.Elapsed.TotalSeconds:F1} s");
     }
 
