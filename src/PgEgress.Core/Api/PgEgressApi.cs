@@ -3,6 +3,7 @@ using System.Globalization;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Domain;
 using PgEgress.Core.Health;
+using PgEgress.Core.History;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Verification;
 
@@ -13,7 +14,7 @@ namespace PgEgress.Core.Api;
 /// two serve the same answers. Authorization is the runtime's: the Host's key filter, the Functions function keys.
 /// </summary>
 public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestProgress progress, OperationStore operations, SourceOptions source,
-    VerificationStore verifications)
+    VerificationStore verifications, RowHistory history)
 {
     /// <summary>How long <c>POST /api/flush</c> waits for ingest to stage past its marker (under the 230 s Azure front-end limit).</summary>
     public static readonly TimeSpan FlushTimeout = TimeSpan.FromMinutes(2);
@@ -66,11 +67,7 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
     /// </summary>
     public async Task<ApiReply> RequestReloadAsync(string table, CancellationToken ct)
     {
-        if (!TableName.TryParse(table, out var name, out var problem))
-            return ApiReply.Fail(400, problem);
-        // PostgreSQL refuses a NUL in any text.
-        if (table.Contains('\0'))
-            return ApiReply.Fail(400, "the table name must not contain a NUL character");
+        if (BadTable(table, out var name) is { } bad) return bad;
         return await FromSourceAsync(async () =>
         {
             var request = await operations.RequestAsync(source.Slot, name, "http", ct);
@@ -103,8 +100,7 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
     /// </summary>
     public async Task<ApiReply> RequestVerifyAsync(string table, string? repair, CancellationToken ct)
     {
-        if (!TableName.TryParse(table, out var name, out var problem)) return ApiReply.Fail(400, problem);
-        if (table.Contains('\0')) return ApiReply.Fail(400, "the table name must not contain a NUL character");
+        if (BadTable(table, out var name) is { } bad) return bad;
         var fix = false;
         if (repair is not null && !bool.TryParse(repair, out fix)) return ApiReply.Fail(400, $"repair must be true or false, not '{repair}'");
         return await FromSourceAsync(async () =>
@@ -113,6 +109,32 @@ public sealed class PgEgressApi(StatusReader status, ForcedFlush flush, IngestPr
                 return ApiReply.Fail(refused.Exists ? 409 : 404, refused.Problem);
             return ApiReply.Json(await verifications.RequestAsync(source.Slot, name, "api", fix, ct), 202);
         });
+    }
+
+    /// <summary>
+    /// <c>GET /api/tables/{table}/history?key=…</c> (or <c>key.{column}=…</c> per key column): every registered change of
+    /// the row, in the order a loader applies the files; 400 for a bad name or key, 404 for an unknown table, 409 for a
+    /// table outside the publication.
+    /// </summary>
+    public async Task<ApiReply> HistoryAsync(string table, IEnumerable<KeyValuePair<string, string?>> query, CancellationToken ct)
+    {
+        if (BadTable(table, out var name) is { } bad) return bad;
+        if (RowKey.Parse(query, out var keyProblem) is not { } key) return ApiReply.Fail(400, keyProblem!);
+        return await FromSourceAsync(async () =>
+        {
+            if (await operations.PublishedAsync(source.Publication, name, ct) is { } refused)
+                return ApiReply.Fail(refused.Exists ? 409 : 404, refused.Problem);
+            var (found, wrongKey) = await history.ReadAsync(name, key, ct);
+            return found is not null ? ApiReply.Json(found) : ApiReply.Fail(400, wrongKey!);
+        });
+    }
+
+    /// <summary>A 400 for a table name the routes cannot take; null with the parsed name otherwise.</summary>
+    private static ApiReply? BadTable(string table, out TableName name)
+    {
+        if (!TableName.TryParse(table, out name, out var problem)) return ApiReply.Fail(400, problem);
+        // PostgreSQL refuses a NUL in any text.
+        return table.Contains('\0') ? ApiReply.Fail(400, "the table name must not contain a NUL character") : null;
     }
 
     /// <summary><c>GET /api/verifications/{id}</c>: one verification with its discrepancy sample; 404 when unknown.</summary>

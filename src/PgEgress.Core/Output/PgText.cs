@@ -26,6 +26,29 @@ public static class PgText
         return text + "+00";
     }
 
+    /// <summary>The elements of a one-dimensional text[] literal without NULLs, such as <c>{body,"my col"}</c> (what <see cref="TextArray"/> writes); empty for <c>{}</c> or null.</summary>
+    public static IReadOnlyList<string> ParseTextArray(string? literal)
+    {
+        if (literal is not { Length: > 2 }) return [];
+        var items = new List<string>();
+        var item = new StringBuilder();
+        var quoted = false;
+        for (var i = 1; i < literal.Length - 1; i++)
+        {
+            var c = literal[i];
+            if (quoted && c == '\\') item.Append(literal[++i]);
+            else if (c == '"') quoted = !quoted;
+            else if (!quoted && c == ',')
+            {
+                items.Add(item.ToString());
+                item.Clear();
+            }
+            else item.Append(c);
+        }
+        items.Add(item.ToString());
+        return items;
+    }
+
     /// <summary>A text[] literal such as {body,"my col"}, quoting elements the way array_out does.</summary>
     public static string TextArray(IEnumerable<string> items)
     {

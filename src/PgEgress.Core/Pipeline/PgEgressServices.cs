@@ -6,6 +6,7 @@ using PgEgress.Core.Batching;
 using PgEgress.Core.Clients;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
+using PgEgress.Core.History;
 using PgEgress.Core.Metrics;
 using PgEgress.Core.Registry;
 using PgEgress.Core.Reload;
@@ -75,6 +76,7 @@ public static class PgEgressServices
         // Entry points shared by the Host and the Functions app.
         services.AddSingleton<PipelineStartup>();
         services.AddSingleton<TimerFlush>();
+        services.AddSingleton<RowHistory>();
         services.AddSingleton<PgEgressApi>();
         return services;
     }

@@ -116,23 +116,8 @@ public sealed class FileReplay : IDisposable
         }
     }
 
-    private int[] ToastColumns(string literal)
-    {
-        // A text[] literal of column names, such as {body,"my col"}: names with quotes or backslashes are escaped.
-        var names = new List<string>();
-        var sb = new System.Text.StringBuilder();
-        var quoted = false;
-        for (var i = 1; i < literal.Length - 1; i++)
-        {
-            var c = literal[i];
-            if (quoted && c == '\\') { sb.Append(literal[++i]); continue; }
-            if (c == '"') { quoted = !quoted; continue; }
-            if (!quoted && c == ',') { names.Add(sb.ToString()); sb.Clear(); continue; }
-            sb.Append(c);
-        }
-        names.Add(sb.ToString());
-        return [.. names.Select(n => _columns.ToList().IndexOf(n)).Where(i => i >= 0)];
-    }
+    private int[] ToastColumns(string literal) =>
+        [.. PgText.ParseTextArray(literal).Select(n => _columns.ToList().IndexOf(n)).Where(i => i >= 0)];
 
     private static void Write(BinaryWriter w, char op, long ordinal, string keyHash, int[] toast, string?[] values)
     {

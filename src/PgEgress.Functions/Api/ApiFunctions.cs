@@ -88,6 +88,12 @@ public sealed class ApiFunctions(PgEgressApi api, ClientsApi clients)
         string table) =>
         ApiActionResult.From(await api.RequestVerifyAsync(table, request.Query["repair"].FirstOrDefault(), request.HttpContext.RequestAborted));
 
+    [Function("RowHistory")]
+    public async Task<IActionResult> RowHistory([HttpTrigger(AuthorizationLevel.Function, "get", Route = "tables/{table}/history")] HttpRequest request,
+        string table) =>
+        ApiActionResult.From(await api.HistoryAsync(table, request.Query.Select(q => KeyValuePair.Create(q.Key, (string?)q.Value.ToString())),
+            request.HttpContext.RequestAborted));
+
     [Function("Verification")]
     public async Task<IActionResult> Verification([HttpTrigger(AuthorizationLevel.Function, "get", Route = "verifications/{id}")] HttpRequest request,
         string id) =>

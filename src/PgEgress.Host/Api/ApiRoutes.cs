@@ -31,6 +31,8 @@ public static class ApiRoutes
         keyed.MapPost("/tables/{table}/verify", async (string table, string? repair, PgEgressApi handler, CancellationToken ct) =>
             Send(await handler.RequestVerifyAsync(table, repair, ct)));
         keyed.MapGet("/verifications/{id}", async (string id, PgEgressApi handler, CancellationToken ct) => Send(await handler.VerificationAsync(id, ct)));
+        keyed.MapGet("/tables/{table}/history", async (string table, HttpRequest request, PgEgressApi handler, CancellationToken ct) =>
+            Send(await handler.HistoryAsync(table, request.Query.Select(q => KeyValuePair.Create(q.Key, (string?)q.Value.ToString())), ct)));
 
         // Clients: management is the operator's (API key); the feed routes take the client's own secret instead (ClientsApi).
         keyed.MapPost("/clients", async (HttpRequest request, ClientsApi clients, CancellationToken ct) =>
