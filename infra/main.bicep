@@ -557,6 +557,11 @@ var pgegressSettings = [
     value: ''
   }
   {
+    // The Host's rate limit of changing requests; the Functions front end has its own.
+    name: 'PgEgress__Api__MutatingRequestsPerMinute'
+    value: '0'
+  }
+  {
     name: 'PgEgress__WorkDirectory'
     value: workDirectory
   }

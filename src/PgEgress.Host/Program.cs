@@ -35,6 +35,7 @@ try
     // One long-lived process: the slot-creating connection stays open until the export has imported its snapshot.
     builder.Services.AddPgEgress(options, InitialLoadSnapshotPolicy.SlotSnapshot);
     builder.Services.AddSingleton(options.Api);
+    builder.Services.AddMutatingRateLimit(options.Api);
     builder.Services.AddPgEgressMetrics();
     builder.Services.AddHostedService<IngestService>();
     builder.Services.AddHostedService<FlushService>();
@@ -49,6 +50,7 @@ try
     app.Services.GetRequiredService<ShutdownBudget>().Start(app.Lifetime.ApplicationStopping,
         app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
     await app.Services.GetRequiredService<PipelineStartup>().RunAsync(app.Lifetime.ApplicationStopping);
+    if (options.Api.MutatingRequestsPerMinute > 0) app.UseRateLimiter();
     app.MapPgEgressMetrics();
     app.MapPgEgressApi();
     await app.RunAsync();

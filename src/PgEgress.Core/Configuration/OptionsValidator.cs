@@ -70,6 +70,8 @@ public static class OptionsValidator
         if (o.Slice.QuietAfterCommit < TimeSpan.Zero || o.Slice.QuietAfterCommit >= o.Slice.MaxDuration)
             errors.Add($"{s}:Slice:QuietAfterCommit must be zero (off) or positive and shorter than {s}:Slice:MaxDuration (got {o.Slice.QuietAfterCommit})");
         // Longer than MaxDuration is allowed: that bound then ends every slice first.
+        if (o.Api.MutatingRequestsPerMinute < 0)
+            errors.Add($"{s}:Api:MutatingRequestsPerMinute must be 0 (no limit) or more (got {o.Api.MutatingRequestsPerMinute})");
         if (o.Slice.MaxLatency <= TimeSpan.Zero) errors.Add($"{s}:Slice:MaxLatency must be positive (got {o.Slice.MaxLatency})");
         if (o.Slice.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{s}:Slice:HeartbeatInterval must be positive");
         if (o.Slice.ActivityBudget <= TimeSpan.Zero) errors.Add($"{s}:Slice:ActivityBudget must be positive");

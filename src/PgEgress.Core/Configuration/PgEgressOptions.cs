@@ -161,6 +161,9 @@ public sealed class ApiOptions
 {
     /// <summary>Key required in x-functions-key (or ?code=) for mutating routes. Empty: mutating routes are refused.</summary>
     public string Key { get; set; } = "";
+
+    /// <summary>Host: changing requests (POST, PUT, PATCH, DELETE) a client address may send per minute; 0: no limit. The Functions app's front end has its own.</summary>
+    public int MutatingRequestsPerMinute { get; set; } = 600;
 }
 
 public sealed class HealthOptions
