@@ -44,8 +44,8 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
     /// <summary>One broken setting per case: the sink's name, its settings, and what the error must say besides the sink's path.</summary>
     private static readonly Dictionary<string, (string Name, SinkOptions Sink, string[] Expected)> Cases = new()
     {
-        ["missing Kind"] = ("hooks", new SinkOptions { Url = "https://hooks.example.com" }, [":Kind", "required", "Http, Hook0 or Postgres"]),
-        ["Kind a number that is no kind (the binder takes \"7\")"] = ("hooks", Http(s => s.Kind = (SinkKind)7), [":Kind", "'7'", "Http, Hook0 or Postgres"]),
+        ["missing Kind"] = ("hooks", new SinkOptions { Url = "https://hooks.example.com" }, [":Kind", "required", "Http, Hook0, Postgres or ClickHouse"]),
+        ["Kind a number that is no kind (the binder takes \"7\")"] = ("hooks", Http(s => s.Kind = (SinkKind)7), [":Kind", "'7'", "Http, Hook0, Postgres or ClickHouse"]),
         ["relative Url"] = ("hooks", Http(s => s.Url = "/events"), [":Url", "absolute http or https"]),
         ["ftp Url"] = ("hooks", Http(s => s.Url = "ftp://files.example.com/in"), [":Url", "http or https", "ftp"]),
         ["empty Url"] = ("hooks", Http(s => s.Url = ""), [":Url", "required"]),
