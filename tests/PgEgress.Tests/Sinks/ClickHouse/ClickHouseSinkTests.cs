@@ -2,6 +2,7 @@ using System.Text;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Health;
+using PgEgress.Core.Sinks;
 using PgEgress.Tests.Fixtures;
 using PgEgress.Tests.Pipeline;
 using PgEgress.Testing;
@@ -87,6 +88,49 @@ public sealed class ClickHouseSinkTests(PostgresFixture pg) : IDisposable
         await AssertSameAsync(db, clickHouse, "app.wiped", "mirror.app__wiped", "id::text, v", "id, v");
         // Deletes are rows with _is_deleted = 1 (until a merge), not physical deletes.
         Assert.NotEqual("0\n", await clickHouse.QueryAsync("SELECT count() FROM mirror.app__items FINAL WHERE _is_deleted = 1"));
+    }
+
+    [Fact]
+    public async Task Tables_ClickHouse_cannot_take_are_set_aside_with_a_dead_letter_and_the_others_keep_flowing()
+    {
+        await using var clickHouse = await ClickHouseServer.StartAsync();
+        var cs = await pg.CreateUniqueDatabaseAsync("chsink_aside_src");
+        await using var db = NpgsqlDataSource.Create(cs);
+        // app.nokey: no primary key, so keyed by every column, and a nullable one cannot be ordered by.
+        // app.toasted: a default replica identity, so an update that leaves a TOASTed value alone does not send it.
+        await WebhookSinkTests.Exec(db, """
+            CREATE SCHEMA app;
+            CREATE TABLE app.good (id int PRIMARY KEY, v text);
+            CREATE TABLE app.nokey (a int, b text);
+            CREATE TABLE app.toasted (id int PRIMARY KEY, big text, n int);
+            ALTER TABLE app.toasted ALTER COLUMN big SET STORAGE EXTERNAL;
+            """);
+        var options = InProcessPipeline.DefaultOptions(cs, Path.Combine(_root, "aside"));
+        options.Sinks["ch"] = new SinkOptions
+        {
+            Kind = SinkKind.ClickHouse, Url = clickHouse.Url, Database = "mirror", User = ClickHouseServer.User, Password = ClickHouseServer.Password, CreateTables = true,
+        };
+        await using var pipeline = await InProcessPipeline.StartAsync(options, sinks: true);
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.good VALUES (1, 'before'); INSERT INTO app.nokey VALUES (1, 'x'); INSERT INTO app.toasted VALUES (1, repeat('z', 100000), 1)");
+        // Once the insert is in ClickHouse, the batch holds no earlier version of the row to take the value from.
+        await pipeline.FlushAsync();
+        await WebhookSinkTests.WaitCaughtUpAsync(pipeline, "ch");
+        await WebhookSinkTests.Exec(db, "UPDATE app.toasted SET n = 2 WHERE id = 1");
+        await WebhookSinkTests.Exec(db, "INSERT INTO app.good VALUES (2, 'after'); UPDATE app.good SET v = 'changed' WHERE id = 1");
+        await pipeline.FlushAsync();
+        var status = await WebhookSinkTests.WaitCaughtUpAsync(pipeline, "ch");
+
+        Assert.Equal("1\tchanged\n2\tafter\n", await clickHouse.QueryAsync("SELECT id, v FROM mirror.app__good FINAL WHERE _is_deleted = 0 ORDER BY id FORMAT TabSeparated"));
+        var letters = new List<string>();
+        await foreach (var path in pipeline.Store.ListAsync(EventDelivery.DeadLetterPrefix("ch"), default))
+        {
+            await using var stream = (await pipeline.Store.OpenReadAsync(path, default))!;
+            letters.Add(await new StreamReader(stream).ReadToEndAsync());
+        }
+        Assert.True(letters.Count == 2, string.Join(" | ", letters));
+        Assert.Contains(letters, l => l.Contains("app.nokey", StringComparison.Ordinal) && l.Contains("Nullable", StringComparison.Ordinal));
+        Assert.Contains(letters, l => l.Contains("app.toasted", StringComparison.Ordinal) && l.Contains("REPLICA IDENTITY FULL", StringComparison.Ordinal));
+        Assert.Contains("set aside", status.LastError);
     }
 
     [Fact]
