@@ -16,4 +16,4 @@ done
 apt-get download "${missing[@]}" >/dev/null
 for deb in *.deb; do dpkg -x "$deb" "$dest/root.new"; done
 rm -rf "$dest/root" && mv "$dest/root.new" "$dest/root"
-echo "clickhouse: $("$dest/root/usr/sbin/clickhouse-server" --version 2>/dev/null | head -1 || true) in $dest/root" >&2
+echo "clickhouse: clickhouse-server $(dpkg-deb -f clickhouse-server_*.deb Version) extracted into $dest/root" >&2
