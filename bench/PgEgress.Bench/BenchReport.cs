@@ -39,6 +39,11 @@ public static class BenchReport
                         + $"({Mb(e.UncompressedBytes)} uncompressed)");
         text.AppendLine($"  peak managed heap {Mb(e.PeakManagedHeap)}, peak process RSS {Mb(e.PeakRss)}, "
                         + $"allocated {Mb(e.Allocated)} ({(double)e.Allocated / load.Rows:0} B/row), GCs gen0/1/2 {e.Gen0}/{e.Gen1}/{e.Gen2}");
+        text.AppendLine($"  end to end: staged in {egress.Elapsed.TotalSeconds:0.00} s + flushed in {e.Flush.TotalSeconds:0.00} s to {e.FlushFiles} file(s), "
+                        + $"{Mb(e.FlushBytes)} gzip: {(egress.Elapsed + e.Flush).TotalSeconds:0.00} s from the first change read to registered files, "
+                        + $"ratio to pg_recvlogical alone {recv.Elapsed / (egress.Elapsed + e.Flush):0.00} (streaming {stream.Elapsed / (egress.Elapsed + e.Flush):0.00}); "
+                        + $"the flush is {e.Flush.TotalSeconds / 300 * 100:0.0} % of a five-minute window; peak RSS through the flush {Mb(e.FlushPeakRss)}, "
+                        + $"flush allocated {Mb(e.FlushAllocated)} ({(double)e.FlushAllocated / load.Rows:0} B/row)");
         var peaks = results.Where(r => r.Egress is not null).Select(r => r.Egress!).ToList();
         text.AppendLine($"  across runs: peak RSS max {Mb(peaks.Max(p => p.PeakRss))}, peak managed heap max {Mb(peaks.Max(p => p.PeakManagedHeap))}");
         text.AppendLine($"Total bench time {total.TotalSeconds:0} s; machine load average (1 min) {loadAverage.Before:0.00} before, "

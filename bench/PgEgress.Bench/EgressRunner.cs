@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgEgress.Core.Batching;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Output;
 using PgEgress.Core.Pipeline;
@@ -27,6 +28,8 @@ public sealed class EgressRunner(string connectionString, string workRoot)
         Source = { ConnectionString = connectionString, Publication = BenchWorkload.Publication, Slot = slot },
         Storage = { Kind = StorageKind.FileSystem, Path = Path.Combine(workRoot, "store-" + slot) },
         WorkDirectory = Path.Combine(workRoot, "spool-" + slot),
+        // No initial load: its pending reload would hold the table's changes back from the end-to-end flush.
+        Reload = { InitialLoad = false },
         // Slice bounds stay at their defaults (10 s, 64 MiB, 10 000 transactions): what the Host runs with.
     };
 
@@ -80,16 +83,34 @@ public sealed class EgressRunner(string connectionString, string workRoot)
                 throw new TimeoutException($"PgEgress staged only up to {PgText.Lsn(slice.EndLsn)} of {PgText.Lsn(endLsn)} in 10 minutes");
         }
         clock.Stop();
+        var stagedPeakRss = ProcStats.PeakRss();
+        var stagedAllocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        var stagedCpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var stagedBytes = paths.Sum(p => new FileInfo(Path.Combine(options.Storage.Path, p)).Length); // before the flush deletes them
+
+        // End to end: the flush that turns the staged change set into registered batch files, as a window's end would.
+        var flushClock = Stopwatch.StartNew();
+        var flush = await services.GetRequiredService<BatchFlusher>().FlushAsync(DateTime.UtcNow, ct);
+        flushClock.Stop();
+        if (flush.Failed.Count > 0 || flush.Files.Sum(f => f.Rows) != expectedChanges)
+            throw new InvalidOperationException($"the flush wrote {flush.Files.Sum(f => f.Rows)} rows of {expectedChanges}; failed: {string.Join("; ", flush.Failed.Select(f => f.Error))}");
 
         var details = new EgressDetails(
             slices, segments, changes,
-            StagedBytes: paths.Sum(p => new FileInfo(Path.Combine(options.Storage.Path, p)).Length),
+            StagedBytes: stagedBytes,
             UncompressedBytes: uncompressed,
             PeakManagedHeap: sampler.PeakManagedHeap,
-            PeakRss: ProcStats.PeakRss(),
-            Allocated: GC.GetTotalAllocatedBytes(precise: true) - allocated,
-            Gen0: GC.CollectionCount(0) - gen0, Gen1: GC.CollectionCount(1) - gen1, Gen2: GC.CollectionCount(2) - gen2);
-        var result = new RunResult(Contender, run, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpu, sampler.WalsenderCpu)
+            PeakRss: stagedPeakRss,
+            Allocated: stagedAllocated,
+            Gen0: GC.CollectionCount(0) - gen0, Gen1: GC.CollectionCount(1) - gen1, Gen2: GC.CollectionCount(2) - gen2)
+        {
+            Flush = flushClock.Elapsed,
+            FlushFiles = flush.Files.Count,
+            FlushBytes = flush.Files.Sum(f => f.Bytes),
+            FlushPeakRss = ProcStats.PeakRss(),
+            FlushAllocated = GC.GetTotalAllocatedBytes(precise: true) - allocated - stagedAllocated,
+        };
+        var result = new RunResult(Contender, run, clock.Elapsed, stagedCpu, sampler.WalsenderCpu)
         {
             Egress = details,
         };

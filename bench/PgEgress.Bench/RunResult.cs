@@ -19,4 +19,16 @@ public sealed record RunResult(string Contender, int Run, TimeSpan Elapsed, Time
 /// <param name="Allocated">Managed bytes allocated during the run.</param>
 public sealed record EgressDetails(
     int Slices, int Segments, long Changes, long StagedBytes, long UncompressedBytes,
-    long PeakManagedHeap, long PeakRss, long Allocated, int Gen0, int Gen1, int Gen2);
+    long PeakManagedHeap, long PeakRss, long Allocated, int Gen0, int Gen1, int Gen2)
+{
+    /// <summary>The flush after staging (not in the run's elapsed time): staged segments to registered batch files.</summary>
+    public TimeSpan Flush { get; init; }
+    public int FlushFiles { get; init; }
+    public long FlushBytes { get; init; }
+
+    /// <summary>Peak RSS through the flush as well.</summary>
+    public long FlushPeakRss { get; init; }
+
+    /// <summary>Managed bytes the flush allocated.</summary>
+    public long FlushAllocated { get; init; }
+}

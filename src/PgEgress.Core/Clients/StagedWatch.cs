@@ -1,14 +1,16 @@
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Registry;
+using PgEgress.Core.Staging;
 
 namespace PgEgress.Core.Clients;
 
 /// <summary>
 /// Wakes long-polls and notification streams when something new is staged. The ingest may run in another process (a
 /// Functions activity on another instance), so it watches the registry: one query of the staged position every
-/// <see cref="Interval"/>, shared by every waiter of the process, and only while someone waits.
+/// <see cref="Interval"/>, or at once when this process registers a segment (<see cref="StagingSignal"/>), shared by
+/// every waiter of the process, and only while someone waits.
 /// </summary>
-public sealed class StagedWatch(RegistryStore registry, PgEgressOptions options, TimeProvider clock)
+public sealed class StagedWatch(RegistryStore registry, PgEgressOptions options, StagingSignal staging, TimeProvider clock)
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
@@ -40,7 +42,7 @@ public sealed class StagedWatch(RegistryStore registry, PgEgressOptions options,
     {
         try
         {
-            await Task.Delay(Interval, clock);
+            await staging.WaitAsync(Interval, CancellationToken.None);
             return await registry.GetStagedLsnAsync(options.Source.Slot, CancellationToken.None);
         }
         finally
