@@ -167,7 +167,7 @@ param durableReloadIdleDelay string = '00:00:15'
 @description('PgEgress__Durable__SinkIdleDelay: a sink orchestration\'s pause after its sink had caught up.')
 param durableSinkIdleDelay string = '00:00:05'
 
-@description('PgEgress__Sinks__{name}__{setting}: push sinks, as { name: { Kind: \'Http\', Url: \'https://…\', Secret: \'@Microsoft.KeyVault(SecretUri=…)\', … } }. Each setting becomes an app setting; put secrets (Secret, Token, AuthHeaderValue, ConnectionString) as Key Vault references. List settings (Tables, Operations) as comma-free arrays are not supported here: give Tables__0, Tables__1 … as keys.')
+@description('PgEgress__Sinks__{name}__{setting}: push sinks, as { name: { Kind: \'Http\', Url: \'https://…\', Secret: \'@Microsoft.KeyVault(SecretUri=…)\', … } }. Each setting becomes an app setting; put secrets (Secret, Token, AuthHeaderValue, ConnectionString, Password) as Key Vault references. List settings (Tables, Operations) as comma-free arrays are not supported here: give Tables__0, Tables__1 … as keys.')
 @secure()
 param sinks object = {}
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine. It installs what is missing (the npm packages that bring Azurite;
-# the PostgreSQL server and Debian's chromium for the status page tests, when running as root without them); the tests themselves start and stop their own
+# the PostgreSQL server and Debian's chromium for the status page tests, when running as root without them; Debian's
+# clickhouse-server, extracted into .cache/clickhouse); the tests themselves start and stop their own
 # throwaway PostgreSQL clusters and Azurite. Extra arguments go to `dotnet test` (e.g. --filter Storage).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,12 @@ if [[ -z ${PGEGRESS_CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
   [[ $(id -u) -eq 0 ]] || { log "no chromium found; install Debian's chromium package (or set PGEGRESS_CHROMIUM) and retry"; exit 1; }
   log "installing chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+# The ClickHouse sink tests start Debian's clickhouse-server, extracted into .cache/clickhouse (PGEGRESS_CLICKHOUSE_ROOT names another).
+if [[ -z ${PGEGRESS_CLICKHOUSE_ROOT:-} && ! -x .cache/clickhouse/root/usr/sbin/clickhouse-server ]]; then
+  log "obtaining clickhouse-server"
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq; fi
+  scripts/clickhouse.sh
 fi
 if [[ ! -x node_modules/.bin/azurite-blob ]]; then
   log "installing npm packages (Azurite)"

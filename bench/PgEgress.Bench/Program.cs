@@ -1,11 +1,12 @@
 using PgEgress.Bench;
 
-// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|slices|segments|clients|verify [options]
+// dotnet run -c Release --project bench/PgEgress.Bench -- ingest|reload|sinks|sinks-txn|sinks-clickhouse|slices|segments|clients|verify [options]
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
+           PgEgress.Bench sinks-clickhouse [--events N] [--runs N] [--keep]
            PgEgress.Bench slices [--rows N] [--hold S] [--runs N] [--keep]
            PgEgress.Bench verify [--rows N] [--runs N] [--keep]
            PgEgress.Bench segments [--seconds N] [--keep]
@@ -21,6 +22,8 @@ const string Usage = """
                commit → delivered latency percentiles with a writer at a steady rate while ingest and the sink run.
       sinks-txn  one transaction of --events rows (default 100000) to a receiver taking 60 ms per request, K = 8, one
                event per request: PgEgress slice after slice vs the raw HttpClient loop; time, requests, repeats.
+      sinks-clickhouse  --events rows (default 100000, transactions of 100) into a local clickhouse-server by the
+               ClickHouse sink vs raw HttpClient INSERTs of the same rows; time and rows/s.
       slices   one transaction of --rows rows (default 500000) open across 1 s slices while small commits go on: a new
                replication session per slice (the old ConsumeSlice activity) vs one kept session (SliceRun); walsender
                CPU and time from the commit until it is staged.
@@ -35,7 +38,7 @@ const string Usage = """
       --transactions N  ingest: spread the rows over N transactions (default 1: one transaction, as in the issue)
       --workers N       reload: PgEgress's export connections (default 2, as PgEgress:Reload:Workers)
       --events N        sinks: events staged for the throughput part (default 200000, transactions of 100 rows);
-                        sinks-txn: rows of the one transaction (default 100000)
+                        sinks-txn: rows of the one transaction (default 100000); sinks-clickhouse: rows (default 100000)
       --rate N          sinks: rows/s the latency writer inserts, 50 per transaction (default 5000)
       --seconds N       sinks: how long the latency writer runs (default 30; the first 3 s are not counted);
                         segments: how long each scenario's writer runs (default 30)
@@ -49,7 +52,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "slices" or "segments" or "clients" or "verify"))
+if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "sinks-clickhouse" or "slices" or "segments" or "clients" or "verify"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -84,7 +87,7 @@ for (var i = 1; i < args.Length; i++)
             case "--workers" when args[0] == "reload": reload = reload with { Workers = checked((int)Number("--workers")) }; break;
             case "--events" when args[0] == "sinks": sinks = sinks with { Events = Number("--events") }; break;
             case "--events" when args[0] == "clients": clients = clients with { Events = Number("--events") }; break;
-            case "--events" when args[0] == "sinks-txn": sinksTxn = sinksTxn with { Events = Number("--events") }; break;
+            case "--events" when args[0] is "sinks-txn" or "sinks-clickhouse": sinksTxn = sinksTxn with { Events = Number("--events") }; break;
             case "--hold" when args[0] == "slices": slices = slices with { Hold = checked((int)Number("--hold", min: 0)) }; break;
             case "--rate" when args[0] == "sinks": sinks = sinks with { Rate = checked((int)Number("--rate")) }; break;
             case "--seconds" when args[0] == "sinks": sinks = sinks with { Seconds = checked((int)Number("--seconds")) }; break;
@@ -132,6 +135,7 @@ if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
 else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
+else if (args[0] == "sinks-clickhouse") await ClickHouseSinkBench.RunAsync(sinksTxn, cancel.Token);
 else if (args[0] == "slices") await SliceBench.RunAsync(slices, cancel.Token);
 else if (args[0] == "clients") await ClientBench.RunAsync(clients, cancel.Token);
 else if (args[0] == "segments") await SegmentRateBench.RunAsync(segments, cancel.Token);

@@ -5,6 +5,7 @@ public enum SinkKind
     Http,
     Hook0,
     Postgres,
+    ClickHouse,
 }
 
 /// <summary>The Http sink's payload: CloudEvents in its JSON format, or in its XML format.</summary>
@@ -87,6 +88,21 @@ public sealed class SinkOptions
     /// <summary>Postgres: the target database's Npgsql connection string.</summary>
     public string ConnectionString { get; set; } = "";
 
-    /// <summary>Postgres: create missing target tables from the stream's relation metadata.</summary>
+    /// <summary>ClickHouse: the database the tables are in (created with the tables when <see cref="CreateTables"/>).</summary>
+    public string Database { get; set; } = "";
+
+    /// <summary>ClickHouse: the user, sent as X-ClickHouse-User.</summary>
+    public string User { get; set; } = "default";
+
+    /// <summary>ClickHouse: the user's password, sent as X-ClickHouse-Key; empty: none.</summary>
+    public string Password { get; set; } = "";
+
+    /// <summary>ClickHouse: changes per INSERT at most (a batch also ends after <see cref="BatchMaxWait"/> of reading, or at <see cref="BatchMaxBytes"/>).</summary>
+    public int BatchMaxRows { get; set; } = 10_000;
+
+    /// <summary>ClickHouse: about this many bytes of values per batch at most.</summary>
+    public long BatchMaxBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Postgres, ClickHouse: create missing target tables from the stream's relation metadata.</summary>
     public bool CreateTables { get; set; }
 }

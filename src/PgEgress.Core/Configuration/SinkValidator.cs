@@ -15,6 +15,10 @@ public static partial class SinkValidator
     [GeneratedRegex(@"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\z")]
     private static partial Regex HeaderName();
 
+    // A ClickHouse database name that needs no quoting anywhere.
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]{0,62}\z")]
+    private static partial Regex Identifier();
+
     // The form Hook0 and every UUID parser accept (Guid.TryParse would also take braces, parentheses or surrounding blanks, sent as they are).
     [GeneratedRegex(@"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\z")]
     private static partial Regex Uuid();
@@ -34,13 +38,13 @@ public static partial class SinkValidator
             errors.Add($"{s}: the sink name must be 1 to 63 letters, digits, '_' or '-'");
         if (sink.Kind is null)
         {
-            errors.Add($"{s}:Kind is required: Http, Hook0 or Postgres");
+            errors.Add($"{s}:Kind is required: Http, Hook0, Postgres or ClickHouse");
             return;
         }
         // The configuration binder turns a number ("7") into an enum value that is none of the kinds.
         if (!Enum.IsDefined(sink.Kind.Value))
         {
-            errors.Add($"{s}:Kind '{sink.Kind}' is not a sink kind: use Http, Hook0 or Postgres");
+            errors.Add($"{s}:Kind '{sink.Kind}' is not a sink kind: use Http, Hook0, Postgres or ClickHouse");
             return;
         }
         if (sink.Workers is < 1 or > 64) errors.Add($"{s}:Workers must be between 1 and 64 (got {sink.Workers})");
@@ -56,8 +60,8 @@ public static partial class SinkValidator
         if (sink.Retries is < 0) errors.Add($"{s}:Retries must be 0 or more (got {sink.Retries}); leave it unset to retry until delivered");
         if (sink.MaxRequestsPerSecond is { } rate && (!double.IsFinite(rate) || rate <= 0 || rate > 1_000_000))
             errors.Add($"{s}:MaxRequestsPerSecond must be a positive number of requests per second, at most 1000000 (got {rate}); leave it unset for no limit");
-        else if (sink.MaxRequestsPerSecond is not null && sink.Kind == SinkKind.Postgres)
-            errors.Add($"{s}:MaxRequestsPerSecond is an Http and Hook0 setting; a Postgres sink applies one transaction at a time");
+        else if (sink.MaxRequestsPerSecond is not null && sink.Kind is SinkKind.Postgres or SinkKind.ClickHouse)
+            errors.Add($"{s}:MaxRequestsPerSecond is an Http and Hook0 setting; a {sink.Kind} sink applies one transaction at a time");
         if (sink.RetryDelay <= TimeSpan.Zero || sink.MaxRetryDelay < sink.RetryDelay)
             errors.Add($"{s}:RetryDelay must be positive and at most MaxRetryDelay");
 
@@ -106,6 +110,20 @@ public static partial class SinkValidator
                 break;
             case SinkKind.Postgres:
                 CheckTarget(s, sink.ConnectionString, errors);
+                break;
+            case SinkKind.ClickHouse:
+                if (CheckUrl(s, sink.Url, "User and Password", errors) is { } server) CheckNotOwnApi(s, server, own, errors);
+                if (string.IsNullOrWhiteSpace(sink.Database))
+                    errors.Add($"{s}:Database is required (the ClickHouse database of the sink's tables)");
+                else if (!Identifier().IsMatch(sink.Database))
+                    errors.Add($"{s}:Database '{Printable(sink.Database)}' must be letters, digits and '_', not starting with a digit");
+                if (string.IsNullOrWhiteSpace(sink.User) || !IsHeaderValue(sink.User))
+                    errors.Add($"{s}:User is required, in printable ASCII (the ClickHouse user; 'default' unless set)");
+                if (!IsHeaderValue(sink.Password))
+                    errors.Add($"{s}:Password must be printable ASCII (no line breaks or control characters)");
+                if (sink.BatchMaxRows is < 1 or > 1_000_000) errors.Add($"{s}:BatchMaxRows must be between 1 and 1000000 (got {sink.BatchMaxRows})");
+                if (sink.BatchMaxBytes is < 1024 or > 1L << 30) errors.Add($"{s}:BatchMaxBytes must be between 1024 and 1073741824 (got {sink.BatchMaxBytes})");
+                if (sink.BatchMaxWait < TimeSpan.Zero) errors.Add($"{s}:BatchMaxWait must not be negative");
                 break;
         }
     }

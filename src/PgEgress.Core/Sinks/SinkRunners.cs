@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgEgress.Core.Configuration;
 using PgEgress.Core.Registry;
+using PgEgress.Core.Sinks.ClickHouse;
 using PgEgress.Core.Sinks.Postgres;
 using PgEgress.Core.Storage;
 
@@ -37,7 +38,6 @@ public sealed class SinkRunners : IAsyncDisposable
                 _runners[name] = new PostgresSinkRunner(name, sink, _slot, applier, log, registry, new SetAsideTables(name, store, counters, logger), counters, logger);
                 continue;
             }
-            IEventEndpoint endpoint = sink.Kind == SinkKind.Hook0 ? new Hook0Endpoint(_slot, sink) : new CloudEventsEndpoint(_slot, sink, clock);
             // Timeouts are the delivery pipeline's, per attempt; the client itself never gives up on its own.
             var http = new HttpClient(new SocketsHttpHandler
             {
@@ -50,6 +50,12 @@ public sealed class SinkRunners : IAsyncDisposable
                 Timeout = Timeout.InfiniteTimeSpan,
             };
             _clients.Add(http);
+            if (sink.Kind == SinkKind.ClickHouse)
+            {
+                _runners[name] = new ClickHouseSinkRunner(name, sink, _slot, new ClickHouseHttp(sink, http), log, registry, new SetAsideTables(name, store, counters, logger), counters, logger);
+                continue;
+            }
+            IEventEndpoint endpoint = sink.Kind == SinkKind.Hook0 ? new Hook0Endpoint(_slot, sink) : new CloudEventsEndpoint(_slot, sink, clock);
             var delivery = new EventDelivery(name, sink, endpoint, http, store, counters, options.Health.PermanentRetryMaxDelay, logger);
             _runners[name] = new EventSinkRunner(name, sink, _slot, delivery, endpoint.MaxBatch, log, registry, counters, logger);
         }

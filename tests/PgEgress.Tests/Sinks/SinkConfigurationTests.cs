@@ -33,6 +33,9 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
     private static SinkOptions Postgres(Action<SinkOptions>? change = null) =>
         Change(new SinkOptions { Kind = SinkKind.Postgres, ConnectionString = "Host=mirror.example.com;Database=mirror;Username=writer" }, change);
 
+    private static SinkOptions ClickHouse(Action<SinkOptions>? change = null) =>
+        Change(new SinkOptions { Kind = SinkKind.ClickHouse, Url = "http://clickhouse.example.com:8123", Database = "mirror" }, change);
+
     private static SinkOptions Change(SinkOptions sink, Action<SinkOptions>? change)
     {
         change?.Invoke(sink);
@@ -44,8 +47,8 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
     /// <summary>One broken setting per case: the sink's name, its settings, and what the error must say besides the sink's path.</summary>
     private static readonly Dictionary<string, (string Name, SinkOptions Sink, string[] Expected)> Cases = new()
     {
-        ["missing Kind"] = ("hooks", new SinkOptions { Url = "https://hooks.example.com" }, [":Kind", "required", "Http, Hook0 or Postgres"]),
-        ["Kind a number that is no kind (the binder takes \"7\")"] = ("hooks", Http(s => s.Kind = (SinkKind)7), [":Kind", "'7'", "Http, Hook0 or Postgres"]),
+        ["missing Kind"] = ("hooks", new SinkOptions { Url = "https://hooks.example.com" }, [":Kind", "required", "Http, Hook0, Postgres or ClickHouse"]),
+        ["Kind a number that is no kind (the binder takes \"7\")"] = ("hooks", Http(s => s.Kind = (SinkKind)7), [":Kind", "'7'", "Http, Hook0, Postgres or ClickHouse"]),
         ["relative Url"] = ("hooks", Http(s => s.Url = "/events"), [":Url", "absolute http or https"]),
         ["ftp Url"] = ("hooks", Http(s => s.Url = "ftp://files.example.com/in"), [":Url", "http or https", "ftp"]),
         ["empty Url"] = ("hooks", Http(s => s.Url = ""), [":Url", "required"]),
@@ -89,6 +92,17 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
         ["Postgres without ConnectionString"] = ("mirror", Postgres(s => s.ConnectionString = ""), [":ConnectionString", "required"]),
         ["Postgres ConnectionString that does not parse"] = ("mirror", Postgres(s => s.ConnectionString = "Host=mirror;Port=five"), [":ConnectionString", "not a valid"]),
         ["Postgres ConnectionString without Host"] = ("mirror", Postgres(s => s.ConnectionString = "Database=mirror"), [":ConnectionString", "Host"]),
+        ["ClickHouse without Url"] = ("olap", ClickHouse(s => s.Url = ""), [":Url", "required"]),
+        ["ClickHouse Url that is no URL"] = ("olap", ClickHouse(s => s.Url = "clickhouse:8123"), [":Url", "http"]),
+        ["ClickHouse Url with a user and password"] = ("olap", ClickHouse(s => s.Url = "http://me:pw@clickhouse.example.com:8123"), [":Url", "credentials", "User and Password"]),
+        ["ClickHouse without Database"] = ("olap", ClickHouse(s => s.Database = ""), [":Database", "required"]),
+        ["ClickHouse Database with a dot"] = ("olap", ClickHouse(s => s.Database = "a.b"), [":Database", "'a.b'", "letters, digits and '_'"]),
+        ["ClickHouse without User"] = ("olap", ClickHouse(s => s.User = ""), [":User", "required"]),
+        ["ClickHouse Password with a line break"] = ("olap", ClickHouse(s => s.Password = "pw\n"), [":Password", "printable ASCII"]),
+        ["ClickHouse BatchMaxRows 0"] = ("olap", ClickHouse(s => s.BatchMaxRows = 0), [":BatchMaxRows", "between 1 and 1000000", "(got 0)"]),
+        ["ClickHouse BatchMaxBytes 10"] = ("olap", ClickHouse(s => s.BatchMaxBytes = 10), [":BatchMaxBytes", "(got 10)"]),
+        ["ClickHouse negative BatchMaxWait"] = ("olap", ClickHouse(s => s.BatchMaxWait = TimeSpan.FromSeconds(-1)), [":BatchMaxWait", "negative"]),
+        ["MaxRequestsPerSecond on a ClickHouse sink"] = ("olap", ClickHouse(s => s.MaxRequestsPerSecond = 10), [":MaxRequestsPerSecond", "Http and Hook0"]),
         ["Url with a user and password"] = ("hooks", Http(s => s.Url = "https://pgegress:Pa55word@hooks.example.com/in"), [":Url", "credentials", "never sent", "AuthHeaderName"]),
         ["Url with a user alone"] = ("hooks", Http(s => s.Url = "https://pgegress@hooks.example.com/in"), [":Url", "credentials"]),
         ["Hook0 Url with a user and password"] = ("events", Hook0(s => s.Url = "https://me:Pa55word@app.hook0.com"), [":Url", "credentials", "Token"]),
@@ -133,6 +147,7 @@ public sealed class SinkConfigurationTests(PostgresFixture pg)
             (WebhookSecret(32), "X-Api-Key", "k-123", ["app.items"], ["insert", " Update "]));
         options.Sinks["events"] = Hook0();
         options.Sinks["mirror"] = Postgres();
+        options.Sinks["olap"] = ClickHouse(s => (s.User, s.Password, s.CreateTables) = ("writer", "pw", true));
         options.Sinks["self-hosted-hook0"] = Hook0(s => s.Url = "https://tools.example.com/hook0/");
         Assert.Empty(OptionsValidator.Validate(options));
 
