@@ -4,6 +4,7 @@ using PgEgress.Bench;
 const string Usage = """
     usage: PgEgress.Bench ingest [--rows N] [--transactions N] [--runs N] [--keep]
            PgEgress.Bench reload [--rows N] [--workers N] [--runs N] [--keep]
+           PgEgress.Bench reload-profile [--rows N] [--keep]
            PgEgress.Bench sinks [--events N] [--rate N] [--seconds N] [--runs N] [--keep]
            PgEgress.Bench sinks-txn [--events N] [--runs N] [--keep]
            PgEgress.Bench sinks-clickhouse [--events N] [--runs N] [--keep]
@@ -17,6 +18,8 @@ const string Usage = """
       reload   psql's \copy piped into gzip -1 vs PgEgress's full-reload export (TableExporter: parallel COPY under an
                exported snapshot, gzip, upload to a local-folder store) of the same table of a throwaway cluster;
                prints both rates and their ratio (median of --runs each) and PgEgress's peak RSS.
+      reload-profile  where a reload's time goes: one COPY per stage (alone, + row counting, + gzip, + the spool file
+               with fsync) and the compression choices (GZipStream Optimal, ZLibStream, 1 MiB reads).
       sinks    the webhook sink against a loopback receiver in the same process: delivery of a staged change set with
                K = 1 and K = 8 workers (and K = 8, batches of 50) vs a raw HttpClient loop posting the same bodies; then
                commit → delivered latency percentiles with a writer at a steady rate while ingest and the sink run.
@@ -52,7 +55,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(Usage);
     return args.Length == 0 ? 2 : 0;
 }
-if (args[0] is not ("ingest" or "reload" or "sinks" or "sinks-txn" or "sinks-clickhouse" or "slices" or "segments" or "clients" or "verify"))
+if (args[0] is not ("ingest" or "reload" or "reload-profile" or "sinks" or "sinks-txn" or "sinks-clickhouse" or "slices" or "segments" or "clients" or "verify"))
 {
     Console.Error.WriteLine($"unknown command '{args[0]}'\n\n{Usage}");
     return 2;
@@ -133,6 +136,7 @@ Console.CancelKeyPress += (_, e) =>
 };
 if (args[0] == "ingest") await IngestBench.RunAsync(ingest, cancel.Token);
 else if (args[0] == "reload") await ReloadBench.RunAsync(reload, cancel.Token);
+else if (args[0] == "reload-profile") await ReloadProfileBench.RunAsync(reload, cancel.Token);
 else if (args[0] == "sinks") await SinkBench.RunAsync(sinks, cancel.Token);
 else if (args[0] == "sinks-txn") await SinkTransactionBench.RunAsync(sinksTxn, cancel.Token);
 else if (args[0] == "sinks-clickhouse") await ClickHouseSinkBench.RunAsync(sinksTxn, cancel.Token);
