@@ -27,7 +27,8 @@ public sealed class SliceRunTests(PostgresFixture pg, ITestOutputHelper output) 
     public async Task A_run_keeps_one_session_for_slice_after_slice_each_registered_and_acknowledged_until_its_budget()
     {
         await using var rig = await DurabilityRig.CreateAsync(pg, "slicerun_budget");
-        await using var pipeline = await StartAsync(rig, TimeSpan.FromSeconds(3));
+        // Slices of their full 0.5 s (not ended by a quiet stream between the writer's commits), as the test counts them.
+        await using var pipeline = await StartAsync(rig, TimeSpan.FromSeconds(3), quiet: TimeSpan.Zero);
         await using var writer = Writer.Start(rig);
 
         // Seen from the server while each slice's summary is handed over: who serves the slot, how far it is confirmed.
