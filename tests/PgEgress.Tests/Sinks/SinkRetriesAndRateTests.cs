@@ -113,7 +113,8 @@ public sealed class SinkRetriesAndRateTests(PostgresFixture pg, ITestOutputHelpe
         public async Task<List<JsonElement>> DeadLettersAsync()
         {
             var letters = new List<JsonElement>();
-            await foreach (var path in pipeline.Store.ListAsync(EventDelivery.DeadLetterPrefix("hook"), default))
+            // The dead-letter area as README documents it: _deadletter/{sink}/{event id}.json.
+            await foreach (var path in pipeline.Store.ListAsync("_deadletter/hook/", default))
             {
                 await using var stream = (await pipeline.Store.OpenReadAsync(path, default))!;
                 letters.Add((await JsonDocument.ParseAsync(stream)).RootElement.Clone());
