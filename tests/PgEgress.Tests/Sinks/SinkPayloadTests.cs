@@ -44,6 +44,33 @@ public sealed class SinkPayloadTests
         Assert.Equal("app.t.updated", new SinkEvent(txn, 3, row).EventType);
     }
 
+    /// <summary>
+    /// Format Xml puts the CloudEvents attributes in ce-* headers; a quoted table name may hold spaces, quotes, '%' and
+    /// any UTF-8. The headers must be ASCII that HttpClient sends, and percent-decoding them (Uri.UnescapeDataString, not
+    /// the product's code) gives the attributes back.
+    /// </summary>
+    [Fact]
+    public async Task Xml_events_carry_their_attributes_in_percent_encoded_ce_headers_and_the_change_as_the_body()
+    {
+        var table = new RelationSchema(2, "app", "Größe \"50%\"", 'd', [new ColumnSchema("id", 20, -1, "bigint", false, true)]);
+        var txn = new TransactionInfo(0x16B3748, 0x16B3700, 777, new DateTime(2026, 11, 23, 10, 0, 0, DateTimeKind.Utc));
+        var e = new SinkEvent(txn, 3, new ChangeRow('I', table, [T("42")]));
+        var endpoint = new CloudEventsEndpoint("pipe", new SinkOptions { Kind = SinkKind.Http, Url = "http://127.0.0.1:1/", Format = SinkFormat.Xml }, TimeProvider.System);
+
+        using var request = endpoint.Build([e]);
+        string Header(string name) => Assert.Single(request.Headers.GetValues(name));
+
+        Assert.Equal("application/xml", request.Content!.Headers.ContentType!.MediaType);
+        Assert.All(new[] { "ce-id", "ce-type", "ce-subject", "ce-source", "ce-time" },
+            h => Assert.True(Header(h).All(c => c is > ' ' and < (char)0x7F), $"{h}: {Header(h)}"));
+        Assert.Equal("app.\"Größe \"\"50%\"\"\"", Uri.UnescapeDataString(Header("ce-subject")));
+        Assert.Equal("app.\"Größe \"\"50%\"\"\".inserted", Uri.UnescapeDataString(Header("ce-type")));
+        Assert.Equal("0/16B3748-3", Header("ce-id"));
+        Assert.Equal("1.0", Header("ce-specversion"));
+        var body = System.Xml.Linq.XDocument.Parse(await request.Content.ReadAsStringAsync());
+        Assert.Equal("42", body.Root!.Element(System.Xml.Linq.XName.Get("key", "urn:pgegress:change:1"))!.Value);
+    }
+
     [Theory]
     [InlineData(200, DeliveryOutcome.Delivered)]
     [InlineData(204, DeliveryOutcome.Delivered)]
